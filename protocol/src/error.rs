@@ -1,0 +1,190 @@
+//! The one error type of the protocol crate.
+//!
+//! Following rustls, "the peer sent something wrong" ([`DecodeError`], [`VerifyError`],
+//! [`ValidationError`]) is kept apart from "the caller misused the API" ([`Error::Usage`]).
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the protocol crate.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not a canonical encoding of the expected format.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The bytes decoded but a signature, signer, certificate or MAC check failed.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// The content is authentic but breaks a rule of the protocol (key ages, overlaps...).
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The caller asked for something the protocol cannot express.
+    #[error("invalid use of the API: {0}")]
+    Usage(&'static str),
+}
+
+impl Error {
+    /// A stable, machine-readable code for this error (used in test vectors and HTTP errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Decode(e) => e.code(),
+            Error::Verify(e) => e.code(),
+            Error::Validation(e) => e.code(),
+            Error::Usage(_) => "usage",
+        }
+    }
+}
+
+impl DecodeError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated(_) => "truncated",
+            DecodeError::TrailingBytes(_) => "trailing_bytes",
+            DecodeError::BadMagic(_) => "bad_magic",
+            DecodeError::UnsupportedVersion(_) => "unsupported_version",
+            DecodeError::OutOfRange(_) => "out_of_range",
+            DecodeError::TooMany { .. } => "too_many",
+            DecodeError::NonCanonical(_) => "non_canonical",
+            DecodeError::BadText(_) => "bad_encoding",
+        }
+    }
+}
+
+impl VerifyError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::BadSignature => "bad_signature",
+            VerifyError::UnknownAuthority => "unknown_authority",
+            VerifyError::RevokedAuthority => "revoked_authority",
+            VerifyError::WrongRegion => "wrong_region",
+            VerifyError::UnknownExportKey => "unknown_export_key",
+            VerifyError::Expired => "certificate_expired",
+            VerifyError::NotYetValid => "not_yet_valid",
+            VerifyError::WrongAudience => "wrong_audience",
+            VerifyError::TekmacMismatch => "tekmac_mismatch",
+            VerifyError::BrokenChain(_) => "broken_chain",
+        }
+    }
+}
+
+impl ValidationError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValidationError::NoKeys => "no_keys",
+            ValidationError::TooManyKeys { .. } => "too_many_keys",
+            ValidationError::KeyInFuture => "key_in_future",
+            ValidationError::KeyTooOld => "key_too_old",
+            ValidationError::OverlappingKeys => "overlapping_keys",
+            ValidationError::DuplicateKey => "duplicate_key",
+            ValidationError::ReportTooOld => "report_too_old",
+        }
+    }
+}
+
+/// Why bytes were rejected by a strict decoder.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ended before the field was complete.
+    #[error("truncated input while reading {0}")]
+    Truncated(&'static str),
+    /// Bytes remain after a complete message.
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    /// The first four bytes are not the format's magic.
+    #[error("wrong magic: this is not a {0}")]
+    BadMagic(&'static str),
+    /// The version byte names a version this implementation does not speak.
+    #[error("unsupported format version {0}")]
+    UnsupportedVersion(u8),
+    /// A field holds a value outside its documented range.
+    #[error("field {0} is out of range")]
+    OutOfRange(&'static str),
+    /// A count exceeds the format's bound.
+    #[error("too many {what}: {count} exceeds the limit of {max}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// The count found.
+        count: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// The value is valid but not in its one canonical form (order, duplicates, unused entries).
+    #[error("non-canonical encoding: {0}")]
+    NonCanonical(&'static str),
+    /// Base64 or hex text could not be decoded.
+    #[error("invalid {0} encoding")]
+    BadText(&'static str),
+}
+
+/// Why an authentic-looking message was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The signature does not verify under the signer's key and this format's context.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// The authority that claims to have signed is not registered.
+    #[error("unknown health authority")]
+    UnknownAuthority,
+    /// The authority is registered but revoked.
+    #[error("health authority has been revoked")]
+    RevokedAuthority,
+    /// The authority may not report for this region.
+    #[error("health authority is not allowed to report for this region")]
+    WrongRegion,
+    /// No trusted export key has the key id the message names.
+    #[error("signed by an unknown export key")]
+    UnknownExportKey,
+    /// The certificate has expired (or its validity window is empty).
+    #[error("verification certificate has expired")]
+    Expired,
+    /// The message claims to be issued in the future.
+    #[error("issued in the future")]
+    NotYetValid,
+    /// The certificate was issued for another server.
+    #[error("verification certificate is for another audience")]
+    WrongAudience,
+    /// The keys do not match the certificate's tekmac.
+    #[error("keys do not match the certificate's HMAC")]
+    TekmacMismatch,
+    /// A batch does not follow its predecessor in the hash chain.
+    #[error("batch does not continue the hash chain: {0}")]
+    BrokenChain(&'static str),
+}
+
+/// Why the keys of an authentic upload break the protocol's rules.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// No keys at all.
+    #[error("an upload must contain at least one key")]
+    NoKeys,
+    /// More keys than allowed in one upload.
+    #[error("an upload may contain at most {max} keys, got {count}")]
+    TooManyKeys {
+        /// Keys in the upload.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A key starts after the current interval.
+    #[error("a key starts in the future")]
+    KeyInFuture,
+    /// A key ended longer ago than the retention allows.
+    #[error("a key is older than the maximum key age")]
+    KeyTooOld,
+    /// Two keys cover overlapping intervals (other than sharing a start, as GAEN allows).
+    #[error("keys cover overlapping intervals")]
+    OverlappingKeys,
+    /// The same key appears twice.
+    #[error("the same key appears twice")]
+    DuplicateKey,
+    /// A case report's issue time is too far in the past.
+    #[error("the report was issued too long ago")]
+    ReportTooOld,
+}

@@ -1,0 +1,2 @@
+//! Holder package for the end-to-end tests in `tests/`.
+#![forbid(unsafe_code)]
