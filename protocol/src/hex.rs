@@ -20,7 +20,7 @@ pub fn decode_array<const N: usize>(s: &str) -> Option<[u8; N]> {
 /// Decodes hex (either case); `None` on odd length or a non-hex character.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     fn nib(c: u8) -> Option<u8> {

@@ -1,1 +1,2 @@
-//! placeholder
+//! The key server (placeholder).
+#![forbid(unsafe_code)]

@@ -1,1 +1,2 @@
+//! `en-server`: the key server (placeholder until the server lands).
 fn main() {}

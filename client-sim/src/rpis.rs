@@ -1,0 +1,42 @@
+//! `en-sim rpis`: prints the RPIs (and AEMs) of a TEK, for checking other implementations.
+
+use std::io::Write;
+
+use en_protocol::derive::KeySchedule;
+use en_protocol::hex;
+use en_protocol::keys::TemporaryExposureKey;
+use en_protocol::time::IntervalNumber;
+
+/// Writes one line per interval: `<ENIN> <RPI hex>[ <AEM hex>]`.
+pub fn write_rpis(
+    out: &mut impl Write,
+    tek: [u8; 16],
+    first: u32,
+    count: u32,
+    metadata: Option<[u8; 4]>,
+) -> anyhow::Result<()> {
+    if u64::from(first) + u64::from(count) > u64::from(u32::MAX) + 1 {
+        anyhow::bail!("--interval + --count runs past the last ENIntervalNumber (4294967295)");
+    }
+    let ks = KeySchedule::new(&TemporaryExposureKey::from_bytes(tek));
+    // Derive in chunks so a huge --count does not hold everything in memory.
+    let mut done = 0u32;
+    while done < count {
+        let n = (count - done).min(4096);
+        let start = first + done;
+        for (j, rpi) in ks.rpis(IntervalNumber(start), n).iter().enumerate() {
+            let enin = start + j as u32;
+            match metadata {
+                Some(m) => writeln!(
+                    out,
+                    "{enin} {} {}",
+                    hex::encode(rpi),
+                    hex::encode(&ks.aem(rpi, &m))
+                )?,
+                None => writeln!(out, "{enin} {}", hex::encode(rpi))?,
+            }
+        }
+        done += n;
+    }
+    Ok(())
+}
