@@ -1,2 +1,294 @@
-//! `en-server`: the key server (placeholder until the server lands).
-fn main() {}
+//! `en-server`: the key server and its admin commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use en_server::config::{self, Config, CONFIG_FILE, DEFAULT_DATA_DIR};
+use en_server::registry;
+
+/// Exposure-notification key server: accepts signed uploads from health authorities and
+/// publishes signed, hash-chained batches of diagnosis keys for phones.
+#[derive(Parser)]
+#[command(name = "en-server", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory: config.toml (every setting, commented), an export signing key
+    /// and a self-signed TLS certificate for localhost. Never overwrites existing files.
+    Init {
+        /// Data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        dir: PathBuf,
+    },
+    /// Serve HTTPS. Without --config, uses ./en-data/config.toml, creating the data directory
+    /// first if it does not exist.
+    Serve {
+        /// Configuration file (its directory is the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Serve plain HTTP instead of HTTPS (only behind a TLS-terminating proxy).
+        #[arg(long)]
+        insecure_http: bool,
+        /// Override the configured listen address (e.g. 127.0.0.1:0 for an ephemeral port).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage the health authorities whose signatures the server accepts. Works while the
+    /// server runs: changes take effect on the next upload.
+    Authority {
+        /// Data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR, global = true)]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: AuthorityCmd,
+    },
+    /// Add a new export signing key (for rotation). It is listed in export_keys; make it
+    /// active by setting active_export_key in config.toml and restarting.
+    ExportKey {
+        /// Data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        dir: PathBuf,
+        /// File name under export-keys/.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuthorityCmd {
+    /// Register an authority.
+    Add {
+        /// Identifier, 1-64 of a-z 0-9 . _ -
+        id: String,
+        /// ed25519 public key: 64 hex characters, or a file containing them.
+        #[arg(long)]
+        public_key: String,
+        /// Restrict the authority to one region (e.g. VN).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// List authorities.
+    List,
+    /// Revoke an authority: its signatures are refused from the next upload on.
+    Revoke {
+        /// Identifier.
+        id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            eprintln!(
+                "{}",
+                e.to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init { dir } => {
+            let r = config::init(&dir)?;
+            for f in &r.created {
+                println!("created {}", f.display());
+            }
+            if r.created.is_empty() {
+                println!("{} already initialised; nothing changed", dir.display());
+            }
+            println!("export public key: {}", r.export_public_key);
+            Ok(())
+        }
+        Command::Serve {
+            config,
+            insecure_http,
+            listen,
+        } => {
+            init_tracing();
+            let file = match config {
+                Some(f) => f,
+                None => {
+                    let dir = PathBuf::from(DEFAULT_DATA_DIR);
+                    if !dir.join(CONFIG_FILE).exists() {
+                        let r = config::init(&dir)?;
+                        tracing::info!(dir = %dir.display(), export_public_key = %r.export_public_key, "initialised a new data directory");
+                    }
+                    dir.join(CONFIG_FILE)
+                }
+            };
+            let mut cfg = Config::load(&file)?;
+            if let Some(l) = listen {
+                cfg.config.listen = l;
+            }
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&cfg.config.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", cfg.config.listen))?;
+                let transport = if insecure_http {
+                    en_server::Transport::InsecureHttp
+                } else {
+                    en_server::Transport::Tls
+                };
+                // Printed for scripts that start the server on an ephemeral port.
+                println!("listening on {}", listener.local_addr()?);
+                en_server::run(
+                    cfg,
+                    listener,
+                    transport,
+                    Default::default(),
+                    shutdown_signal(),
+                )
+                .await
+            })
+        }
+        Command::Authority { dir, action } => {
+            let path = dir.join(registry::REGISTRY_FILE);
+            if !dir.join(CONFIG_FILE).exists() {
+                anyhow::bail!(
+                    "{} is not a data directory (run `en-server init --dir {}` first)",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            match action {
+                AuthorityCmd::Add {
+                    id,
+                    public_key,
+                    region,
+                } => {
+                    let pk = if public_key.len() == 64
+                        && public_key.bytes().all(|c| c.is_ascii_hexdigit())
+                    {
+                        public_key
+                    } else {
+                        std::fs::read_to_string(&public_key)
+                            .with_context(|| format!("--public-key is neither 64 hex characters nor a readable file: {public_key}"))?
+                            .trim()
+                            .to_string()
+                    };
+                    let added_at = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs();
+                    registry::add(
+                        &path,
+                        registry::Entry {
+                            id: id.clone(),
+                            public_key: pk,
+                            region,
+                            revoked: false,
+                            added_at,
+                        },
+                    )?;
+                    println!("added authority {id}");
+                }
+                AuthorityCmd::List => {
+                    let all = registry::read(&path)?;
+                    if all.is_empty() {
+                        println!("no authorities registered");
+                    }
+                    for e in all {
+                        println!(
+                            "{}\t{}\tregion={}\t{}",
+                            e.id,
+                            e.public_key,
+                            e.region.as_deref().unwrap_or("any"),
+                            if e.revoked { "REVOKED" } else { "active" }
+                        );
+                    }
+                }
+                AuthorityCmd::Revoke { id } => {
+                    registry::revoke(&path, &id)?;
+                    println!("revoked authority {id}");
+                }
+            }
+            Ok(())
+        }
+        Command::ExportKey { dir, name } => {
+            if name.contains('/') || name.contains("..") {
+                anyhow::bail!("--name must be a plain file name");
+            }
+            let file = PathBuf::from("export-keys").join(&name);
+            let key = en_protocol::keys::SigningKey::generate(&mut rand::rngs::OsRng);
+            config::write_signing_key(&dir.join(&file), &key)?;
+            let cfg_path = dir.join(CONFIG_FILE);
+            let text = std::fs::read_to_string(&cfg_path)
+                .with_context(|| format!("cannot read {}", cfg_path.display()))?;
+            let mut doc: toml::Table = toml::from_str(&text)?;
+            let list = doc
+                .entry("export_keys")
+                .or_insert_with(|| toml::Value::Array(vec![]));
+            if let toml::Value::Array(a) = list {
+                a.push(toml::Value::String(file.display().to_string()));
+            }
+            // Comments are lost when rewriting; keep the original beside it.
+            std::fs::write(cfg_path.with_extension("toml.bak"), &text)?;
+            std::fs::write(&cfg_path, toml::to_string_pretty(&doc)?)?;
+            println!("created {}", dir.join(&file).display());
+            println!("export public key: {}", key.public_key().to_hex());
+            println!("key id: {}", key.public_key().key_id());
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("signal received");
+}

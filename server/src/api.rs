@@ -1,0 +1,64 @@
+//! JSON bodies of the HTTP API (spec/api.md), shared with the clients in `en-sim`.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/cases`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseUpload {
+    /// The signed case report (wire-format §3), standard base64.
+    pub report: String,
+    /// Ignored; lets clients make every request the same size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<String>,
+}
+
+/// One key in a phone upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonKey {
+    /// The 16-byte TEK, standard base64.
+    pub key: String,
+    /// First ENIntervalNumber of validity.
+    pub rolling_start: u32,
+    /// Intervals of validity, 1..=144.
+    pub rolling_period: u8,
+    /// 0..=8 (0: derive from the report type).
+    pub transmission_risk: u8,
+}
+
+/// `POST /v1/publish`: a phone uploads its own keys with a verification certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishUpload {
+    /// The verification certificate (wire-format §4), standard base64.
+    pub certificate: String,
+    /// The phone's HMAC key for the tekmac, standard base64 (16 to 64 bytes).
+    pub hmac_key: String,
+    /// The keys.
+    pub keys: Vec<JsonKey>,
+    /// A chaff upload: answered like a real one, stores nothing.
+    #[serde(default)]
+    pub fake: bool,
+    /// Ignored; lets clients make every request the same size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<String>,
+}
+
+/// Answer to an accepted upload (padded to a fixed size).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadAccepted {
+    /// Keys accepted.
+    pub accepted_keys: usize,
+    /// Filler that makes every answer the same length.
+    pub padding: String,
+}
+
+/// Error body of every 4xx/5xx.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable error code.
+    pub error: String,
+    /// A sentence a person understands.
+    pub message: String,
+}

@@ -1,0 +1,113 @@
+//! Shared server state: configuration, store, registry, signer, metrics.
+
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use en_protocol::keys::{PublicKey, SigningKey};
+use en_protocol::wire::index::Index;
+use en_protocol::UnixTime;
+
+use crate::config::{read_signing_key, Resolved};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::store::commit::Committer;
+use crate::store::Store;
+
+/// Where the server's time comes from (tests shift it to reach future windows).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    /// Seconds added to the system clock.
+    pub offset: i64,
+}
+
+impl Clock {
+    /// Now.
+    pub fn now(&self) -> UnixTime {
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        UnixTime(t.saturating_add_signed(self.offset))
+    }
+}
+
+/// Everything a request handler or the batcher needs.
+pub struct AppState {
+    /// Configuration.
+    pub cfg: Resolved,
+    /// Storage.
+    pub store: Store,
+    /// Group commit.
+    pub committer: Committer,
+    /// Health authorities.
+    pub registry: Registry,
+    /// The active export signing key.
+    pub export_key: SigningKey,
+    /// Every configured export public key (active first).
+    pub export_public_keys: Vec<PublicKey>,
+    /// The signed risk configuration served at /v1/config.
+    pub risk_config: Bytes,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Publication cut: pending keys released before it are published. Uploads hold the read
+    /// side while inserting, the batcher the write side while closing a batch, so no upload
+    /// can slip under a cut that was already published.
+    pub cut: RwLock<UnixTime>,
+    /// Time source.
+    pub clock: Clock,
+}
+
+impl AppState {
+    /// Opens the store and loads keys and registry. Must run inside a tokio runtime.
+    pub fn open(cfg: Resolved, clock: Clock) -> anyhow::Result<Arc<Self>> {
+        let store = Store::open(&cfg.db_path()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database in {}: {e}",
+                cfg.db_path().display()
+            )
+        })?;
+        Self::with_store(cfg, store, clock)
+    }
+
+    /// Builds the state around an already opened store.
+    pub fn with_store(cfg: Resolved, store: Store, clock: Clock) -> anyhow::Result<Arc<Self>> {
+        let export_key = read_signing_key(&cfg.path(&cfg.config.active_export_key))?;
+        let mut export_public_keys = vec![export_key.public_key()];
+        for p in &cfg.config.export_keys {
+            let pk = read_signing_key(&cfg.path(p))?.public_key();
+            if !export_public_keys.contains(&pk) {
+                export_public_keys.push(pk);
+            }
+        }
+        let risk = cfg.config.risk.to_risk_config(clock.now())?;
+        let risk_config = Bytes::from(risk.sign(&export_key)?);
+        let registry = Registry::open(cfg.authorities_path())?;
+        let cut = store.head()?.map_or(UnixTime(0), |h| h.cut);
+        Ok(Arc::new(AppState {
+            committer: Committer::start(store.clone()),
+            cfg,
+            store,
+            registry,
+            export_key,
+            export_public_keys,
+            risk_config,
+            metrics: Metrics::default(),
+            cut: RwLock::new(cut),
+            clock,
+        }))
+    }
+
+    /// The signed index as stored, or a freshly signed empty one before the first batch.
+    pub fn index_bytes(&self) -> anyhow::Result<Bytes> {
+        if let Some(i) = self.store.index()? {
+            return Ok(Bytes::from(i.to_vec()));
+        }
+        let idx = Index {
+            region: self.cfg.region.clone(),
+            generated_at: self.clock.now(),
+            entries: vec![],
+        };
+        Ok(Bytes::from(idx.sign(&self.export_key)?))
+    }
+}
