@@ -1,9 +1,16 @@
 //! `en-sim`: simulator, phone and authority clients, inspection tools.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use en_sim::cli_util;
+use anyhow::Context;
+use base64::Engine;
+use clap::{Parser, Subcommand, ValueEnum};
+use en_protocol::keys::{PublicKey, SigningKey};
+use en_protocol::verify::ExportKeys;
+use en_protocol::wire::ReportType;
+use en_protocol::IntervalNumber;
+use en_sim::{authority, cli_util, fetch, now, transport::Client};
 
 /// Exposure-notification clients and researcher tools.
 #[derive(Parser)]
@@ -34,6 +41,188 @@ enum Command {
         #[arg(long, value_parser = cli_util::metadata)]
         metadata: Option<[u8; 4]>,
     },
+    /// Health-authority tools: keys, case reports, verification certificates.
+    Authority {
+        #[command(subcommand)]
+        action: AuthorityCmd,
+    },
+    /// Phone tools: make keys, compute the tekmac, upload with a certificate.
+    Phone {
+        #[command(subcommand)]
+        action: PhoneCmd,
+    },
+    /// Download the index and every batch, verify each signature and the hash chain, and
+    /// write the batches to DIR (continuing from batches already there).
+    Fetch {
+        /// Server URL, e.g. https://localhost:8443
+        #[arg(long)]
+        server: String,
+        /// Directory for the batches.
+        #[arg(long)]
+        out: PathBuf,
+        /// Extra CA certificate (PEM) to trust, e.g. en-data/tls/cert.pem.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// Trusted export public key(s) in hex (repeat during a key rotation).
+        #[arg(
+            long = "public-key",
+            env = "EN_EXPORT_PUBLIC_KEY",
+            value_delimiter = ',',
+            required = true
+        )]
+        public_key: Vec<String>,
+    },
+    /// Verify one batch file and print it as JSON (keys, window, sequence, signer).
+    Inspect {
+        /// The batch file.
+        file: PathBuf,
+        /// Trusted export public key(s) in hex.
+        #[arg(
+            long = "public-key",
+            env = "EN_EXPORT_PUBLIC_KEY",
+            value_delimiter = ',',
+            required = true
+        )]
+        public_key: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Rt {
+    Confirmed,
+    Clinical,
+    SelfReport,
+    Revoked,
+}
+
+impl From<Rt> for ReportType {
+    fn from(r: Rt) -> Self {
+        match r {
+            Rt::Confirmed => ReportType::ConfirmedTest,
+            Rt::Clinical => ReportType::ConfirmedClinicalDiagnosis,
+            Rt::SelfReport => ReportType::SelfReport,
+            Rt::Revoked => ReportType::Revoked,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum AuthorityCmd {
+    /// Generate an authority signing key: writes the private key (hex, mode 0600) and prints
+    /// the public key to register with `en-server authority add`.
+    Keygen {
+        /// Where to write the private key (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a case report for a patient's keys and upload it.
+    ///
+    /// KEYS.json is a JSON array of objects
+    /// {"key": "<16 bytes, base64>", "rolling_start": <ENIN>, "rolling_period": 1..144,
+    /// "transmission_risk": 0..8}, as written by `en-sim phone keys`.
+    Upload {
+        /// Server URL.
+        #[arg(long)]
+        server: String,
+        /// This authority's id as registered on the server.
+        #[arg(long)]
+        authority: String,
+        /// The authority's private key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The patient's keys (see above).
+        #[arg(long)]
+        keys: PathBuf,
+        /// How the case was established.
+        #[arg(long, value_enum, default_value = "confirmed")]
+        report_type: Rt,
+        /// ENIntervalNumber of symptom onset, if known.
+        #[arg(long)]
+        onset: Option<u32>,
+        /// Region of the case.
+        #[arg(long, default_value = "VN")]
+        region: String,
+        /// Extra CA certificate (PEM) to trust.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
+    /// Issue a verification certificate for the tekmac a patient's phone shows
+    /// (`en-sim phone tekmac`); writes it base64-encoded.
+    Certify {
+        /// This authority's id.
+        #[arg(long)]
+        authority: String,
+        /// The authority's private key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The phone's tekmac, base64.
+        #[arg(long)]
+        tekmac: String,
+        /// The server's audience (its config's `audience`).
+        #[arg(long, default_value = "en-server:VN")]
+        audience: String,
+        /// How the case was established.
+        #[arg(long, value_enum, default_value = "confirmed")]
+        report_type: Rt,
+        /// ENIntervalNumber of symptom onset, if known.
+        #[arg(long)]
+        onset: Option<u32>,
+        /// Seconds the certificate stays valid.
+        #[arg(long, default_value_t = 3600)]
+        valid_for: u64,
+        /// Where to write the certificate (base64).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PhoneCmd {
+    /// Make a phone's daily keys for the past DAYS days and write them as KEYS.json.
+    Keys {
+        /// Number of days.
+        #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=30))]
+        days: u32,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draw a random HMAC key, write it, and print the tekmac of KEYS.json to show the authority.
+    Tekmac {
+        /// The keys.
+        #[arg(long)]
+        keys: PathBuf,
+        /// Where to write the HMAC key (base64; needed again for the upload).
+        #[arg(long)]
+        hmac_key_out: PathBuf,
+    },
+    /// Upload KEYS.json with the authority's certificate and the HMAC key.
+    Upload {
+        /// Server URL.
+        #[arg(long)]
+        server: String,
+        /// The keys.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The HMAC key file from `en-sim phone tekmac`.
+        #[arg(long)]
+        hmac_key: PathBuf,
+        /// The certificate file from `en-sim authority certify`.
+        #[arg(long)]
+        certificate: PathBuf,
+        /// Extra CA certificate (PEM) to trust.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
+    /// Send a fake (chaff) upload: answered like a real one, stores nothing.
+    Chaff {
+        /// Server URL.
+        #[arg(long)]
+        server: String,
+        /// Extra CA certificate (PEM) to trust.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,23 +230,20 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    ExitCode::from(2)
-                } else {
-                    ExitCode::SUCCESS
-                };
+                return ExitCode::SUCCESS;
             }
-            let text = e.to_string();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
             eprintln!(
                 "{}",
-                text.lines().next().unwrap_or("error: invalid arguments")
+                e.to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
             );
             return ExitCode::from(2);
         }
@@ -71,7 +257,45 @@ fn main() -> ExitCode {
     }
 }
 
+fn trusted(keys: &[String]) -> anyhow::Result<ExportKeys> {
+    let pks = keys
+        .iter()
+        .map(|k| {
+            PublicKey::from_hex(k).map_err(|_| {
+                anyhow::anyhow!("--public-key {k:?} is not a 64-hex-character ed25519 public key")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(ExportKeys::new(pks))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn write_new(path: &Path, contents: &[u8], private: bool) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut f = opts.open(path).with_context(|| {
+        format!(
+            "cannot create {} (existing files are never overwritten)",
+            path.display()
+        )
+    })?;
+    std::io::Write::write_all(&mut f, contents)?;
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let b64 = base64::engine::general_purpose::STANDARD;
     match cli.command {
         Command::Rpis {
             tek,
@@ -83,7 +307,161 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::BufWriter::new(stdout.lock());
             en_sim::rpis::write_rpis(&mut out, tek, interval, count, metadata)?;
             std::io::Write::flush(&mut out)?;
-            Ok(())
+        }
+        Command::Authority {
+            action: AuthorityCmd::Keygen { out },
+        } => {
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            en_server::config::write_signing_key(&out, &key)?;
+            println!("{}", key.public_key().to_hex());
+        }
+        Command::Authority {
+            action:
+                AuthorityCmd::Upload {
+                    server,
+                    authority,
+                    key,
+                    keys,
+                    report_type,
+                    onset,
+                    region,
+                    ca,
+                },
+        } => {
+            let sk = authority::read_key(&key)?;
+            let keys = authority::read_keys(&keys)?;
+            let report = authority::case_report(
+                &authority,
+                &region,
+                &sk,
+                keys,
+                report_type.into(),
+                onset.map(IntervalNumber),
+                now(),
+                &mut rand::rngs::OsRng,
+            )?;
+            let client = Client::new(&server, ca.as_deref())?;
+            let body = en_server::api::CaseUpload {
+                report: b64.encode(&report),
+                padding: None,
+            };
+            let r = runtime()?.block_on(client.post_json("/v1/cases", &body))?;
+            println!("accepted {} keys", r.accepted_keys);
+        }
+        Command::Authority {
+            action:
+                AuthorityCmd::Certify {
+                    authority,
+                    key,
+                    tekmac,
+                    audience,
+                    report_type,
+                    onset,
+                    valid_for,
+                    out,
+                },
+        } => {
+            let sk = authority::read_key(&key)?;
+            let mac: [u8; 32] = b64
+                .decode(tekmac.trim())
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| anyhow::anyhow!("--tekmac must be 32 bytes of base64"))?;
+            let cert = authority::certify(
+                &authority,
+                &sk,
+                mac,
+                &audience,
+                report_type.into(),
+                onset.map(IntervalNumber),
+                now(),
+                valid_for,
+                &mut rand::rngs::OsRng,
+            )?;
+            write_new(&out, b64.encode(cert).as_bytes(), false)?;
+            println!("certificate written to {}", out.display());
+        }
+        Command::Phone {
+            action: PhoneCmd::Keys { days, out },
+        } => {
+            let keys = authority::phone_keys(days, now(), &mut rand::rngs::OsRng);
+            let json: Vec<_> = keys.iter().map(authority::to_json).collect();
+            write_new(&out, serde_json::to_string_pretty(&json)?.as_bytes(), true)?;
+            println!("{} keys written to {}", keys.len(), out.display());
+        }
+        Command::Phone {
+            action: PhoneCmd::Tekmac { keys, hmac_key_out },
+        } => {
+            let keys = authority::read_keys(&keys)?;
+            let mut hk = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut hk);
+            write_new(&hmac_key_out, b64.encode(hk).as_bytes(), true)?;
+            println!(
+                "{}",
+                b64.encode(en_protocol::tekmac::tekmac(&hk, &keys, true))
+            );
+        }
+        Command::Phone {
+            action:
+                PhoneCmd::Upload {
+                    server,
+                    keys,
+                    hmac_key,
+                    certificate,
+                    ca,
+                },
+        } => {
+            let keys = authority::read_keys(&keys)?;
+            let hk = std::fs::read_to_string(&hmac_key)
+                .with_context(|| format!("cannot read {}", hmac_key.display()))?;
+            let cert = std::fs::read_to_string(&certificate)
+                .with_context(|| format!("cannot read {}", certificate.display()))?;
+            let body = en_server::api::PublishUpload {
+                certificate: cert.trim().to_string(),
+                hmac_key: hk.trim().to_string(),
+                keys: keys.iter().map(authority::to_json).collect(),
+                fake: false,
+                padding: None,
+            };
+            let client = Client::new(&server, ca.as_deref())?;
+            let r = runtime()?.block_on(client.post_json("/v1/publish", &body))?;
+            println!("accepted {} keys", r.accepted_keys);
+        }
+        Command::Phone {
+            action: PhoneCmd::Chaff { server, ca },
+        } => {
+            let keys = authority::phone_keys(14, now(), &mut rand::rngs::OsRng);
+            let body = en_server::api::PublishUpload {
+                certificate: b64.encode([0u8; 200]),
+                hmac_key: b64.encode([0u8; 32]),
+                keys: keys.iter().map(authority::to_json).collect(),
+                fake: true,
+                padding: None,
+            };
+            let client = Client::new(&server, ca.as_deref())?;
+            runtime()?.block_on(client.post_json("/v1/publish", &body))?;
+            println!("fake upload sent");
+        }
+        Command::Fetch {
+            server,
+            out,
+            ca,
+            public_key,
+        } => {
+            let trusted = trusted(&public_key)?;
+            let client = Client::new(&server, ca.as_deref())?;
+            println!(
+                "{}",
+                runtime()?.block_on(fetch::fetch_to_dir(&client, &trusted, &out))?
+            );
+        }
+        Command::Inspect { file, public_key } => {
+            let trusted = trusted(&public_key)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let v = fetch::inspect_batch(&bytes, &trusted)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
         }
     }
+    Ok(())
 }

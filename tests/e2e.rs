@@ -1,0 +1,224 @@
+//! End to end: a real server over TLS with a real sled store; authorities upload case reports,
+//! phones upload with certificates, a batch closes, and a phone downloads, verifies and finds
+//! exactly the uploaded keys plus padding.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use en_protocol::wire::ReportType;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_published_in_a_verified_chained_batch() {
+    let mut s = TestServer::start().await;
+
+    // Authority flow: two case reports.
+    let k1 = s.keys(14);
+    let k2 = s.keys(3);
+    for keys in [&k1, &k2] {
+        let report = s.case_report(keys.clone());
+        let (status, body, _) = post_json(&s, "/v1/cases", &TestServer::case_body(&report)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["accepted_keys"], keys.len());
+    }
+    // Patient flow: a certified phone upload (self-report) and a fake upload.
+    let k3 = s.keys(5);
+    let body = s.certified_body(&k3, ReportType::SelfReport, 3600);
+    let (status, real, real_len) = post_json(&s, "/v1/publish", &body).await;
+    assert_eq!(status, 200, "{real}");
+    let mut fake = body.clone();
+    fake["fake"] = serde_json::json!(true);
+    let before_fake = s.fingerprint();
+    let (status, fake_body, fake_len) = post_json(&s, "/v1/publish", &fake).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        fake_len, real_len,
+        "fake and real answers must be the same size"
+    );
+    assert_eq!(fake_body["accepted_keys"], real["accepted_keys"]);
+    assert_eq!(s.fingerprint(), before_fake, "a fake upload stores nothing");
+
+    // Wait for a batch that contains them, then download as a phone would.
+    let head_before = s.state.store.head().unwrap().map_or(0, |h| h.sequence);
+    s.wait_for_batch(head_before).await;
+    let synced = en_sim::fetch::sync(&s.client, &s.export, None)
+        .await
+        .unwrap();
+    assert!(!synced.batches.is_empty());
+    let mut published: BTreeMap<[u8; 16], en_protocol::wire::key::KeyMetadata> = BTreeMap::new();
+    let mut total = 0;
+    for (b, _) in &synced.batches {
+        assert!(
+            b.header().key_count as usize >= 20,
+            "every batch is padded to the minimum size"
+        );
+        total += b.keys().len();
+        for k in b.keys() {
+            published.insert(*k.key.as_bytes(), k.meta);
+        }
+    }
+    let expect = |keys: &[en_protocol::wire::key::UploadKey], rt: ReportType| {
+        for k in keys {
+            let m = published
+                .get(k.key.as_bytes())
+                .unwrap_or_else(|| panic!("uploaded key missing from batches"));
+            assert_eq!(m.report_type, rt);
+            assert_eq!(m.rolling_start, k.rolling_start);
+            assert_eq!(m.rolling_period, k.rolling_period);
+            assert_eq!(m.transmission_risk, rt.default_transmission_risk());
+        }
+    };
+    expect(&k1, ReportType::ConfirmedTest);
+    expect(&k2, ReportType::ConfirmedTest);
+    expect(&k3, ReportType::SelfReport);
+    // Exactly the uploaded keys plus padding: the batch holding the real keys has
+    // max(real, min) keys, and every other key is padding that copies real metadata.
+    let real = k1.len() + k2.len() + k3.len();
+    let with_real: Vec<_> = synced
+        .batches
+        .iter()
+        .filter(|(b, _)| b.keys().iter().any(|k| k.key == k1[0].key))
+        .collect();
+    assert_eq!(with_real.len(), 1);
+    assert_eq!(with_real[0].0.keys().len(), real.max(20));
+    assert_eq!(
+        published.len(),
+        total,
+        "no key appears twice across batches"
+    );
+    // Days since onset come from the signed onset (3 days before today).
+    let first = published.get(k1[0].key.as_bytes()).unwrap();
+    assert_eq!(
+        first.days_since_onset,
+        Some(2),
+        "yesterday's key, onset three days ago"
+    );
+
+    // The chain continues across syncs: a later sync from the last header accepts only newer batches.
+    let last = synced.batches.last().unwrap().0.header().clone();
+    s.wait_for_batch(last.sequence).await;
+    let more = en_sim::fetch::sync(&s.client, &s.export, Some(last.clone()))
+        .await
+        .unwrap();
+    assert!(!more.batches.is_empty());
+    more.batches[0].0.check_follows(&last).unwrap();
+
+    // Signed risk configuration.
+    let rc = s.client.get("/v1/config").await.unwrap();
+    let rc = en_protocol::wire::config::SignedRiskConfig::decode(&rc)
+        .unwrap()
+        .verify(&s.export)
+        .unwrap();
+    assert_eq!(rc.config().notification_threshold, 900);
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_immutable_and_cacheable() {
+    let s = TestServer::start().await;
+    let seq = s.wait_for_batch(0).await;
+    let pem = std::fs::read(s.ca()).unwrap();
+    let http = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let url = format!("{}/v1/batches/{seq}", s.url);
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let cc = r.headers()["cache-control"].to_str().unwrap().to_string();
+    assert!(
+        cc.contains("immutable") && cc.contains("public") && cc.contains("max-age="),
+        "{cc}"
+    );
+    let bytes = r.bytes().await.unwrap();
+    let hash = en_protocol::wire::batch::SignedBatch::decode(&bytes)
+        .unwrap()
+        .header()
+        .hash;
+    assert_eq!(
+        etag,
+        format!("\"{}\"", en_protocol::hex::encode(&hash)),
+        "strong ETag = batch hash"
+    );
+    let r = http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = http
+        .get(&url)
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The same batch later is byte-identical.
+    s.wait_for_batch(seq).await;
+    assert_eq!(
+        http.get(&url).send().await.unwrap().bytes().await.unwrap(),
+        bytes
+    );
+    for (path, status, code) in [
+        ("/v1/batches/0", 400, "invalid_sequence"),
+        ("/v1/batches/x1", 400, "invalid_sequence"),
+        ("/v1/batches/99999", 404, "batch_not_found"),
+        ("/nope", 404, "not_found"),
+    ] {
+        let r = http.get(format!("{}{path}", s.url)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["error"], code, "{path}");
+    }
+    let r = http
+        .get(format!("{}/v1/cases", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let m = http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("en_batches_published_total"), "{m}");
+    assert!(m.contains("en_request_duration_seconds_bucket"), "{m}");
+    assert_eq!(
+        http.get(format!("{}/healthz", s.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_batches_are_refused_by_phones() {
+    let s = TestServer::start().await;
+    let seq = s.wait_for_batch(0).await;
+    let bytes = s.client.get(&format!("/v1/batches/{seq}")).await.unwrap();
+    assert!(en_sim::fetch::accept_batch(&bytes, None, &s.export, None).is_ok());
+    let mut t = bytes.to_vec();
+    let n = t.len();
+    t[n - 100] ^= 1; // a key byte
+    let e = en_sim::fetch::accept_batch(&t, None, &s.export, None).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("verification") || format!("{e:#}").contains("malformed"),
+        "{e:#}"
+    );
+    let other = en_protocol::verify::ExportKeys::from(
+        en_protocol::keys::SigningKey::from_seed(&[1; 32]).public_key(),
+    );
+    assert!(en_sim::fetch::accept_batch(&bytes, None, &other, None).is_err());
+    s.stop().await.unwrap();
+}
