@@ -1,0 +1,534 @@
+//! Every rejection rule: the status, the stable error code, and that nothing was stored
+//! (the store's fingerprint over every tree is unchanged).
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use en_protocol::keys::{SigningKey, TemporaryExposureKey};
+use en_protocol::wire::key::UploadKey;
+use en_protocol::wire::ReportType;
+use en_protocol::IntervalNumber;
+use serde_json::json;
+
+/// Sends `body` and checks status, code, a readable message, and that the store is unchanged.
+async fn rejected(
+    s: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    status: u16,
+    code: &str,
+) {
+    let before = s.fingerprint();
+    let (got, b, _) = post_raw(s, path, content_type, body).await;
+    assert_eq!(
+        (got, b["error"].as_str().unwrap_or("")),
+        (status, code),
+        "body: {b}"
+    );
+    let msg = b["message"].as_str().unwrap();
+    assert!(
+        msg.len() > 10 && msg.ends_with('.'),
+        "message should be a sentence: {msg}"
+    );
+    assert_eq!(s.fingerprint(), before, "{code}: the store changed");
+}
+
+async fn case(s: &mut TestServer, keys: Vec<UploadKey>, status: u16, code: &str) {
+    let r = s.case_report(keys);
+    rejected(
+        s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        status,
+        code,
+    )
+    .await;
+}
+
+fn key(start: u32, period: u8) -> UploadKey {
+    UploadKey {
+        key: TemporaryExposureKey::from_bytes(rand::random()),
+        rolling_start: IntervalNumber(start),
+        rolling_period: period,
+        transmission_risk: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_report_rules() {
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 3600; // no batch interferes with fingerprints
+    let mut s = TestServer::start_with(cfg).await;
+    let today = now().interval().day_start().0;
+
+    case(&mut s, vec![], 400, "no_keys").await;
+    let many: Vec<_> = (0..31)
+        .map(|i| key(today - 144 * (i % 14 + 1), 144))
+        .collect();
+    case(&mut s, many, 400, "too_many_keys").await;
+    case(
+        &mut s,
+        vec![key(now().interval().0 + 1, 144)],
+        400,
+        "key_in_future",
+    )
+    .await;
+    case(&mut s, vec![key(today - 144 * 16, 144)], 400, "key_too_old").await;
+    case(
+        &mut s,
+        vec![key(today - 144, 144), key(today - 100, 144)],
+        400,
+        "overlapping_keys",
+    )
+    .await;
+    let dup = key(today - 144, 144);
+    let mut dup2 = dup.clone();
+    dup2.rolling_start = IntervalNumber(today - 288);
+    case(&mut s, vec![dup, dup2], 400, "duplicate_key").await;
+
+    // Forged: signed by a key that is not the registered one.
+    let mut forged = s.keys(2);
+    let stranger = SigningKey::generate(&mut s.rng);
+    let r = en_sim::authority::case_report(
+        AUTHORITY,
+        "VN",
+        &stranger,
+        forged.clone(),
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        &mut s.rng,
+    )
+    .unwrap();
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        401,
+        "bad_signature",
+    )
+    .await;
+    // Tampered after signing: a key byte changed.
+    let mut r = s.case_report(forged.clone());
+    let n = r.len();
+    r[n - 64 - 10] ^= 1;
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        401,
+        "bad_signature",
+    )
+    .await;
+    // Unknown authority.
+    let r = en_sim::authority::case_report(
+        "who.else",
+        "VN",
+        &s.authority,
+        forged.clone(),
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        &mut s.rng,
+    )
+    .unwrap();
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        401,
+        "unknown_authority",
+    )
+    .await;
+    // Wrong region for this authority.
+    let r = en_sim::authority::case_report(
+        AUTHORITY,
+        "TH",
+        &s.authority,
+        forged.clone(),
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        &mut s.rng,
+    )
+    .unwrap();
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        403,
+        "wrong_region",
+    )
+    .await;
+    // Too old, and from the future.
+    let r = en_sim::authority::case_report(
+        AUTHORITY,
+        "VN",
+        &s.authority,
+        forged.clone(),
+        ReportType::ConfirmedTest,
+        None,
+        now().minus(2 * 86_400),
+        &mut s.rng,
+    )
+    .unwrap();
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        400,
+        "report_too_old",
+    )
+    .await;
+    let r = en_sim::authority::case_report(
+        AUTHORITY,
+        "VN",
+        &s.authority,
+        forged.clone(),
+        ReportType::ConfirmedTest,
+        None,
+        now().plus(3600),
+        &mut s.rng,
+    )
+    .unwrap();
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        400,
+        "not_yet_valid",
+    )
+    .await;
+    // Malformed report bytes, and a rolling period out of range (caught by the decoder).
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        br#"{"report":"RU5DUgE="}"#.to_vec(),
+        400,
+        "malformed_report",
+    )
+    .await;
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        br#"{"report":"not base64!"}"#.to_vec(),
+        400,
+        "malformed_report",
+    )
+    .await;
+    // Transport-level rules.
+    let ok_body = serde_json::to_vec(&TestServer::case_body(&{
+        let k = s.keys(1);
+        s.case_report(k)
+    }))
+    .unwrap();
+    rejected(
+        &s,
+        "/v1/cases",
+        "text/plain",
+        ok_body.clone(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        b"{\"report\": ".to_vec(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        br#"{"report": 5}"#.to_vec(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        br#"{"report": "", "report_type": "confirmed"}"#.to_vec(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    let mut big = b"{\"report\":\"".to_vec();
+    big.extend(std::iter::repeat_n(b'A', 70 * 1024));
+    big.extend_from_slice(b"\"}");
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        big,
+        413,
+        "body_too_large",
+    )
+    .await;
+
+    // Replay: accepted once, then refused.
+    let r = {
+        let k = s.keys(2);
+        s.case_report(k)
+    };
+    let (st, _, _) = post_json(&s, "/v1/cases", &TestServer::case_body(&r)).await;
+    assert_eq!(st, 200);
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        409,
+        "replayed",
+    )
+    .await;
+    // The same keys in a fresh report: already uploaded.
+    forged.truncate(1);
+    let again = s.case_report(forged.clone());
+    let (st, _, _) = post_json(&s, "/v1/cases", &TestServer::case_body(&again)).await;
+    assert_eq!(st, 200);
+    case(&mut s, forged, 409, "key_exists").await;
+
+    // Revocation takes effect while the server runs (the CLI rewrites the registry file).
+    en_server::registry::revoke(
+        &s.dir.path().join(en_server::registry::REGISTRY_FILE),
+        AUTHORITY,
+    )
+    .unwrap();
+    let k = s.keys(1);
+    case(&mut s, k, 403, "revoked_authority").await;
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certified_upload_rules() {
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 3600;
+    let mut s = TestServer::start_with(cfg).await;
+    let keys = s.keys(3);
+
+    // Keys that are not the certified ones.
+    let mut body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
+    body["keys"][0] = serde_json::to_value(en_sim::authority::to_json(&s.keys(1)[0])).unwrap();
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        401,
+        "tekmac_mismatch",
+    )
+    .await;
+    // A different HMAC key.
+    let mut body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
+    body["hmac_key"] = json!(B64.encode([9u8; 32]));
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        401,
+        "tekmac_mismatch",
+    )
+    .await;
+    // Expired certificate.
+    let hk = [3u8; 32];
+    let mac = en_protocol::tekmac::tekmac(&hk, &keys, true);
+    let cert = en_sim::authority::certify(
+        AUTHORITY,
+        &s.authority,
+        mac,
+        "en-server:VN",
+        ReportType::ConfirmedTest,
+        None,
+        now().minus(7200),
+        3600,
+        &mut s.rng,
+    )
+    .unwrap();
+    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_sim::authority::to_json).collect::<Vec<_>>()});
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        401,
+        "certificate_expired",
+    )
+    .await;
+    // Another server's audience.
+    let cert = en_sim::authority::certify(
+        AUTHORITY,
+        &s.authority,
+        mac,
+        "en-server:TH",
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        3600,
+        &mut s.rng,
+    )
+    .unwrap();
+    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_sim::authority::to_json).collect::<Vec<_>>()});
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        401,
+        "wrong_audience",
+    )
+    .await;
+    // Forged certificate.
+    let stranger = SigningKey::generate(&mut s.rng);
+    let cert = en_sim::authority::certify(
+        AUTHORITY,
+        &stranger,
+        mac,
+        "en-server:VN",
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        3600,
+        &mut s.rng,
+    )
+    .unwrap();
+    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_sim::authority::to_json).collect::<Vec<_>>()});
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        401,
+        "bad_signature",
+    )
+    .await;
+    // Malformed pieces.
+    let mut body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
+    body["keys"][0]["key"] = json!(B64.encode([1u8; 15]));
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        400,
+        "invalid_key",
+    )
+    .await;
+    let mut body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
+    body["keys"][0]["rolling_period"] = json!(145);
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        400,
+        "invalid_key",
+    )
+    .await;
+    let mut body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
+    body["keys"][0]["rolling_period"] = json!(300);
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    let mut body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
+    body["certificate"] = json!(B64.encode([0u8; 80]));
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        400,
+        "malformed_certificate",
+    )
+    .await;
+    // The phone cannot choose its report type: unknown fields are refused.
+    let mut body = s.certified_body(&keys, ReportType::SelfReport, 3600);
+    body["report_type"] = json!("confirmed");
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    // A future key, even when certified.
+    let future = vec![UploadKey {
+        key: TemporaryExposureKey::from_bytes([5; 16]),
+        rolling_start: IntervalNumber(now().interval().0 + 144),
+        rolling_period: 144,
+        transmission_risk: 0,
+    }];
+    let body = s.certified_body(&future, ReportType::ConfirmedTest, 3600);
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        400,
+        "key_in_future",
+    )
+    .await;
+
+    // A certificate is accepted once.
+    let body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
+    let (st, b, _) = post_json(&s, "/v1/publish", &body).await;
+    assert_eq!(st, 200, "{b}");
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        409,
+        "replayed",
+    )
+    .await;
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_authority_quota() {
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 3600;
+    cfg.authority_daily_upload_quota = 2;
+    let mut s = TestServer::start_with(cfg).await;
+    for _ in 0..2 {
+        let r = {
+            let k = s.keys(1);
+            s.case_report(k)
+        };
+        assert_eq!(
+            post_json(&s, "/v1/cases", &TestServer::case_body(&r))
+                .await
+                .0,
+            200
+        );
+    }
+    let k = s.keys(1);
+    case(&mut s, k, 429, "quota_exceeded").await;
+    s.stop().await.unwrap();
+}
