@@ -46,6 +46,7 @@ fn child_server() {
     });
 }
 
+#[allow(clippy::zombie_processes)] // the caller kills and waits for the child
 fn spawn_child(dir: &Path) -> (Child, u16) {
     let _ = std::fs::remove_file(dir.join("port"));
     let child = Command::new(std::env::current_exe().unwrap())

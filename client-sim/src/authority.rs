@@ -56,6 +56,7 @@ pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
 }
 
 /// Builds and signs a case report.
+#[allow(clippy::too_many_arguments)]
 pub fn case_report(
     authority: &str,
     region: &str,

@@ -23,12 +23,16 @@ pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose:
 
 /// Settings a test may change before the server starts.
 pub fn test_config() -> Config {
-    let mut c = Config::default();
-    c.batch_period_seconds = 2;
-    c.min_batch_size = 20;
-    c.limits.header_timeout_seconds = 2;
-    c.limits.request_timeout_seconds = 3;
-    c
+    Config {
+        batch_period_seconds: 2,
+        min_batch_size: 20,
+        limits: en_server::config::Limits {
+            header_timeout_seconds: 2,
+            request_timeout_seconds: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 /// Creates a data directory with `cfg`, an export key, TLS files and a registered authority.
