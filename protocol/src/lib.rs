@@ -31,6 +31,7 @@
 
 pub mod derive;
 pub mod error;
+pub mod gaen;
 pub mod hex;
 pub mod keys;
 pub mod tekmac;
