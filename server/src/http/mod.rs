@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -77,7 +76,7 @@ pub async fn serve(
                 .max_buf_size(64 * 1024)
                 .keep_alive(true);
             let svc_state = state.clone();
-            let service = hyper::service::service_fn(move |req| {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let state = svc_state.clone();
                 async move { Ok::<_, Infallible>(handle(state, req).await) }
             });
@@ -118,8 +117,23 @@ pub async fn serve(
     Ok(())
 }
 
+/// Bodies the router accepts: hyper's `Incoming` on the wire, any in-memory body in tests
+/// and fuzzing.
+pub trait ReqBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+impl<B> ReqBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
 /// Routes one request, with the request timeout and latency metric around it.
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp {
+pub async fn handle<B: ReqBody>(state: Arc<AppState>, req: Request<B>) -> Resp {
     let start = Instant::now();
     let timeout = Duration::from_secs(state.cfg.config.limits.request_timeout_seconds);
     let resp = match tokio::time::timeout(timeout, route(&state, req)).await {
@@ -142,7 +156,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp {
     resp
 }
 
-async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+async fn route<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Result<Resp, ApiError> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (method, path.as_str()) {
@@ -183,7 +197,7 @@ async fn route(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Resp, Ap
 }
 
 /// Checks the content type and reads the body under the size cap.
-async fn read_json_body(state: &AppState, req: Request<Incoming>) -> Result<Bytes, ApiError> {
+async fn read_json_body<B: ReqBody>(state: &AppState, req: Request<B>) -> Result<Bytes, ApiError> {
     let ct = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)

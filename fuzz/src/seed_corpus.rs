@@ -1,0 +1,118 @@
+//! Writes the seed corpora: every vector of `spec/vectors/` (positive and negative) into its
+//! target's corpus, the real GAEN export from `../shared` if present, and HTTP requests
+//! (valid uploads signed by the harness authority, valid downloads, junk) for `request`.
+//!
+//! Usage: seed_corpus <fuzz dir>
+
+use std::path::Path;
+
+use base64::Engine;
+use en_protocol::keys::TemporaryExposureKey;
+use en_protocol::wire::case_report::CaseReport;
+use en_protocol::wire::key::UploadKey;
+use en_protocol::wire::{AuthorityId, Region, ReportType};
+use en_protocol::{IntervalNumber, UnixTime};
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn main() {
+    let fuzz = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
+    let corpus = fuzz.join("corpus");
+    let mut n = 0;
+    for e in std::fs::read_dir(fuzz.join("../spec/vectors")).expect("spec/vectors") {
+        let p = e.unwrap().path();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let target = match v["format"].as_str().unwrap() {
+            "diagnosis-key" => "diagnosis_key",
+            "case-report" => "case_report",
+            "verification-certificate" => "certificate",
+            "batch" => "batch",
+            "index" => "index",
+            "risk-config" => "risk_config",
+            other => panic!("unknown format {other}"),
+        };
+        for vec in v["vectors"].as_array().unwrap() {
+            let bytes = en_protocol::hex::decode(vec["hex"].as_str().unwrap()).unwrap();
+            write(
+                &corpus.join(target),
+                &format!("spec-{}", vec["name"].as_str().unwrap()),
+                &bytes,
+            );
+            n += 1;
+        }
+    }
+    let gaen = fuzz.join("../../shared/vectors/gaen-crypto.json");
+    if let Ok(t) = std::fs::read_to_string(&gaen) {
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        for (i, s) in v["export_signature_samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            let mut bytes =
+                en_protocol::hex::decode(s["export_bin_hex"].as_str().unwrap()).unwrap();
+            bytes.extend_from_slice(&[0xff, 0xfe]);
+            bytes.extend(en_protocol::hex::decode(s["export_sig_hex"].as_str().unwrap()).unwrap());
+            write(&corpus.join("gaen_export"), &format!("sample-{i}"), &bytes);
+            n += 1;
+        }
+    }
+    // Requests: valid signed uploads for the harness's authority, at the current time.
+    let now = UnixTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    let today = now.interval().day_start().0;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let req = corpus.join("request");
+    for i in 0..4u8 {
+        let keys: Vec<UploadKey> = (1..=3u32)
+            .map(|d| UploadKey {
+                key: TemporaryExposureKey::from_bytes([i * 16 + d as u8; 16]),
+                rolling_start: IntervalNumber(today - 144 * d),
+                rolling_period: 144,
+                transmission_risk: 0,
+            })
+            .collect();
+        let r = CaseReport {
+            authority: AuthorityId::new("moh.vn").unwrap(),
+            region: Region::new("VN").unwrap(),
+            report_type: ReportType::ConfirmedTest,
+            symptom_onset: None,
+            issued_at: now,
+            nonce: [i; 16],
+            keys,
+        };
+        let body =
+            serde_json::json!({"report": b64.encode(r.sign(&en_fuzz::authority_key()).unwrap())})
+                .to_string();
+        write(
+            &req,
+            &format!("case-{i}"),
+            &en_fuzz::request_bytes(1, 0, 0, 0, body.as_bytes()),
+        );
+    }
+    let publish = serde_json::json!({"certificate": b64.encode([1u8; 100]), "hmac_key": b64.encode([2u8; 32]),
+        "keys": [{"key": b64.encode([3u8; 16]), "rolling_start": today - 144, "rolling_period": 144, "transmission_risk": 0}], "fake": true});
+    write(
+        &req,
+        "publish-fake",
+        &en_fuzz::request_bytes(1, 1, 0, 0, publish.to_string().as_bytes()),
+    );
+    write(&req, "index", &en_fuzz::request_bytes(0, 2, 3, 0, b""));
+    write(&req, "batch", &en_fuzz::request_bytes(0, 7, 3, 1, b""));
+    write(
+        &req,
+        "junk-json",
+        &en_fuzz::request_bytes(1, 0, 0, 0, b"{\"report\": [1,2"),
+    );
+    n += 8;
+    println!("wrote {n} seed inputs under {}", corpus.display());
+}
