@@ -29,6 +29,8 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
+    /// Connections currently open (TLS handshake included).
+    pub open_connections: AtomicU64,
 }
 
 impl Metrics {
@@ -53,7 +55,7 @@ impl Metrics {
         self.latency_sum_us.fetch_add(d.as_micros() as u64, Relaxed);
     }
     /// Renders the Prometheus text format.
-    pub fn render(&self, pending_keys: usize) -> String {
+    pub fn render(&self, pending_keys: usize, open_connections: usize) -> String {
         let mut s = String::new();
         let c = |s: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
@@ -97,6 +99,7 @@ impl Metrics {
             "Connections closed because of the connection limit.",
             self.connections_refused.load(Relaxed),
         );
+        let _ = writeln!(s, "# HELP en_open_connections Connections currently open.\n# TYPE en_open_connections gauge\nen_open_connections {open_connections}");
         let _ = writeln!(s, "# HELP en_pending_keys Keys waiting for publication.\n# TYPE en_pending_keys gauge\nen_pending_keys {pending_keys}");
         let _ = writeln!(s, "# HELP en_request_duration_seconds Request latency.\n# TYPE en_request_duration_seconds histogram");
         for (i, b) in BUCKETS.iter().enumerate() {

@@ -67,8 +67,13 @@ pub async fn serve(
         let state = state.clone();
         let tls = tls.clone();
         let limits = limits.clone();
+        state
+            .metrics
+            .open_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(async move {
             let _permit = permit;
+            let _open = OpenGuard(state.clone());
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -132,6 +137,17 @@ impl<B> ReqBody for B where
 {
 }
 
+/// Decrements the open-connection gauge when a connection task ends, however it ends.
+struct OpenGuard(Arc<AppState>);
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0
+            .metrics
+            .open_connections
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Routes one request, with the request timeout and latency metric around it.
 pub async fn handle<B: ReqBody>(state: Arc<AppState>, req: Request<B>) -> Resp {
     let start = Instant::now();
@@ -171,7 +187,13 @@ async fn route<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Result<Res
         (Method::GET, "/healthz") => Ok(text(StatusCode::OK, "ok\n".into())),
         (Method::GET, "/metrics") => Ok(text(
             StatusCode::OK,
-            state.metrics.render(state.store.pending_count()),
+            state.metrics.render(
+                state.store.pending_count(),
+                state
+                    .metrics
+                    .open_connections
+                    .load(std::sync::atomic::Ordering::Relaxed) as usize,
+            ),
         )),
         (Method::GET, p) if p.starts_with("/v1/batches/") => {
             download::batch(state, &p["/v1/batches/".len()..], req.headers())
