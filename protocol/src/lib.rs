@@ -34,6 +34,8 @@ pub mod error;
 pub mod gaen;
 pub mod hex;
 pub mod keys;
+pub mod matching;
+pub mod risk;
 pub mod tekmac;
 pub mod time;
 pub mod validate;
