@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authority;
+pub mod bench;
 pub mod cli_util;
 pub mod fetch;
 pub mod rpis;

@@ -16,8 +16,6 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use aes::cipher::{BlockEncrypt, KeyInit};
 use aes::{Aes128, Block};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::derive::{padded_data, Rpi};
 use crate::keys::TemporaryExposureKey;
@@ -86,30 +84,67 @@ pub fn within_tolerance(enin: IntervalNumber, time: UnixTime) -> bool {
         && time.0 < start + INTERVAL_SECONDS + SKEW_TOLERANCE_SECONDS
 }
 
-/// Precomputed HMAC-SHA256 state for the zero salt, so HKDF-Extract costs two compressions.
+/// RPIK derivation with HKDF-SHA256 written out as its six SHA-256 compressions, the two
+/// for the all-zero salt's HMAC pads precomputed once: the same function as
+/// [`crate::derive::rpik`] (a test checks it on 256 keys), without per-call buffering.
 #[derive(Clone)]
 pub struct RpikDeriver {
-    extract: Hmac<Sha256>,
+    zero_ipad: [u32; 8],
+    zero_opad: [u32; 8],
+}
+
+const SHA256_IV: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+fn compress(state: &[u32; 8], block: &[u8; 64]) -> [u32; 8] {
+    let mut s = *state;
+    sha2::compress256(&mut s, &[(*block).into()]);
+    s
+}
+
+fn digest_bytes(s: &[u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(4).zip(s) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+/// The final block of a message of `prefix_len` (the HMAC pad block) + `data.len()` bytes.
+fn last_block(data: &[u8], prefix_len: usize) -> [u8; 64] {
+    let mut b = [0u8; 64];
+    b[..data.len()].copy_from_slice(data);
+    b[data.len()] = 0x80;
+    b[56..].copy_from_slice(&(((prefix_len + data.len()) * 8) as u64).to_be_bytes());
+    b
 }
 
 impl Default for RpikDeriver {
     fn default() -> Self {
-        RpikDeriver {
-            extract: <Hmac<Sha256> as Mac>::new_from_slice(&[0u8; 32]).expect("any key length"),
-        }
+        RpikDeriver { zero_ipad: compress(&SHA256_IV, &[0x36; 64]), zero_opad: compress(&SHA256_IV, &[0x5c; 64]) }
     }
 }
 
 impl RpikDeriver {
-    /// The AES cipher keyed with RPIK = HKDF-SHA256(TEK, none, "EN-RPIK", 16).
+    /// RPIK = HKDF-SHA256(TEK, salt = none, info = "EN-RPIK", 16).
+    pub fn rpik(&self, tek: &TemporaryExposureKey) -> [u8; 16] {
+        // Extract: PRK = HMAC(0^32, TEK).
+        let inner = digest_bytes(&compress(&self.zero_ipad, &last_block(tek.as_bytes(), 64)));
+        let prk = digest_bytes(&compress(&self.zero_opad, &last_block(&inner, 64)));
+        // Expand: OKM = HMAC(PRK, "EN-RPIK" || 0x01).
+        let mut ipad = [0x36u8; 64];
+        let mut opad = [0x5cu8; 64];
+        for i in 0..32 {
+            ipad[i] ^= prk[i];
+            opad[i] ^= prk[i];
+        }
+        let inner = digest_bytes(&compress(&compress(&SHA256_IV, &ipad), &last_block(b"EN-RPIK\x01", 64)));
+        let okm = digest_bytes(&compress(&compress(&SHA256_IV, &opad), &last_block(&inner, 64)));
+        okm[..16].try_into().expect("16 bytes")
+    }
+
+    /// The AES cipher keyed with RPIK.
     pub fn rpi_cipher(&self, tek: &TemporaryExposureKey) -> Aes128 {
-        let mut m = self.extract.clone();
-        m.update(tek.as_bytes());
-        let prk = m.finalize().into_bytes();
-        let mut e = <Hmac<Sha256> as Mac>::new_from_slice(&prk).expect("any key length");
-        e.update(b"EN-RPIK\x01");
-        let okm = e.finalize().into_bytes();
-        Aes128::new_from_slice(&okm[..16]).expect("16-byte key")
+        Aes128::new(&self.rpik(tek).into())
     }
 }
 
@@ -264,6 +299,8 @@ impl ScanStore {
 /// The RPIs of a set of diagnosis keys, derived once and shared by many phones.
 pub struct DerivedKeys {
     map: PrefixMap<Vec<(Rpi, u32, IntervalNumber)>>,
+    filter: Vec<u64>,
+    bits: u32,
 }
 
 impl DerivedKeys {
@@ -294,7 +331,31 @@ impl DerivedKeys {
                 ));
             }
         }
-        DerivedKeys { map }
+        // A bitmap of about 16 bits per RPI in front of the table: most probes are misses.
+        let bits = (usize::BITS - (map.len().max(1) * 16).leading_zeros()).clamp(16, 30);
+        let mut filter = vec![0u64; 1 << (bits - 6)];
+        for p in map.keys() {
+            let bit = (p >> (64 - bits)) as usize;
+            filter[bit >> 6] |= 1 << (bit & 63);
+        }
+        DerivedKeys { map, filter, bits }
+    }
+
+    /// Hits of one scan (index `scan_index`) against these keys, appended to `out`.
+    #[inline]
+    pub fn probe(&self, scan: &Scan, scan_index: u32, out: &mut Vec<Hit>) {
+        let p = prefix(&scan.rpi);
+        let bit = (p >> (64 - self.bits)) as usize;
+        if self.filter[bit >> 6] & (1 << (bit & 63)) == 0 {
+            return;
+        }
+        if let Some(v) = self.map.get(&p) {
+            for (rpi, key, interval) in v {
+                if rpi == &scan.rpi && within_tolerance(*interval, scan.time) {
+                    out.push(Hit { key: *key, scan: scan_index, interval: *interval });
+                }
+            }
+        }
     }
 
     /// The hits of these keys in `store`, in the same order as [`ScanStore::match_keys`].

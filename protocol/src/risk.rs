@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::derive::{KeySchedule, Metadata};
-use crate::matching::{Hit, ScanStore};
+use crate::matching::{Hit, Scan};
 use crate::wire::config::{Infectiousness, RiskConfig};
 use crate::wire::key::DiagnosisKey;
 use crate::wire::ReportType;
@@ -47,7 +47,7 @@ pub struct ExposureWindow {
 pub fn exposure_windows(
     hits: &[Hit],
     keys: &[DiagnosisKey],
-    store: &ScanStore,
+    scans: &[Scan],
 ) -> Vec<ExposureWindow> {
     let mut by_key: BTreeMap<u32, Vec<&Hit>> = BTreeMap::new();
     for h in hits {
@@ -57,11 +57,11 @@ pub fn exposure_windows(
     for (k, mut hs) in by_key {
         let key = &keys[k as usize];
         let sched = KeySchedule::new(&key.key);
-        hs.sort_by_key(|h| (store.scans()[h.scan as usize].time, h.scan));
+        hs.sort_by_key(|h| (scans[h.scan as usize].time, h.scan));
         let mut current: Option<ExposureWindow> = None;
         let mut start = UnixTime(0);
         for h in hs {
-            let s = &store.scans()[h.scan as usize];
+            let s = &scans[h.scan as usize];
             let meta = Metadata::from_bytes(sched.aem(&s.rpi, &s.aem).try_into().expect("4 bytes"));
             let att = (i16::from(meta.tx_power) - i16::from(s.rssi)).clamp(0, 255) as u8;
             let inst = ScanInstance {

@@ -156,7 +156,7 @@ fn aem_gives_transmit_power_and_attenuation() {
         heard(1, t + 300, 0, 8, -90, 300),
     ]);
     let keys = [dkey(1, DAY, 144, ReportType::ConfirmedTest, None)];
-    let w = exposure_windows(&store.match_keys(&keys), &keys, &store);
+    let w = exposure_windows(&store.match_keys(&keys), &keys, store.scans());
     assert_eq!(w.len(), 1);
     let atts: Vec<u8> = w[0].scans.iter().map(|s| s.attenuation_db).collect();
     assert_eq!(atts, vec![70, 98]); // 8 − (−62), 8 − (−90)
@@ -187,7 +187,7 @@ fn scores_match_hand_computation() {
         dkey(2, DAY, 144, ReportType::SelfReport, None),
         dkey(3, DAY, 144, ReportType::ConfirmedTest, Some(12)),
     ];
-    let windows = exposure_windows(&store.match_keys(&keys), &keys, &store);
+    let windows = exposure_windows(&store.match_keys(&keys), &keys, store.scans());
     assert_eq!(windows.len(), 4);
     let a = assess(windows, &c);
     assert_eq!(a.windows.len(), 3);
@@ -204,7 +204,7 @@ fn scores_match_hand_computation() {
     // Below the threshold: a single 5-minute medium-range sighting does not notify.
     let store = ScanStore::new(vec![heard(1, t, 0, 0, -70, 300)]);
     let a = assess(
-        exposure_windows(&store.match_keys(&keys[..1]), &keys[..1], &store),
+        exposure_windows(&store.match_keys(&keys[..1]), &keys[..1], store.scans()),
         &c,
     );
     assert_eq!(a.days[0].score_sum, 300.0);
@@ -213,7 +213,7 @@ fn scores_match_hand_computation() {
     let revoked = [dkey(1, DAY, 144, ReportType::Revoked, Some(0))];
     let store = ScanStore::new(vec![heard(1, t, 0, 0, -50, 300)]);
     assert!(assess(
-        exposure_windows(&store.match_keys(&revoked), &revoked, &store),
+        exposure_windows(&store.match_keys(&revoked), &revoked, store.scans()),
         &c
     )
     .windows

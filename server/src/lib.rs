@@ -71,6 +71,18 @@ pub async fn run_with_state(
     transport: Transport,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_with_options(state, listener, transport, true, shutdown).await
+}
+
+/// [`run_with_state`], optionally without the background batch worker: the simulator closes
+/// windows itself (`batcher::close_window`) at the boundaries of its virtual clock.
+pub async fn run_with_options(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    transport: Transport,
+    batch_worker: bool,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let tls = match transport {
         Transport::Tls => {
             let c = &state.cfg;
@@ -85,7 +97,7 @@ pub async fn run_with_state(
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let batcher = tokio::spawn(batcher::run(state.clone(), stop_rx));
+    let batcher = batch_worker.then(|| tokio::spawn(batcher::run(state.clone(), stop_rx)));
     tracing::info!(
         addr = %listener.local_addr()?,
         region = %state.cfg.region,
@@ -94,6 +106,8 @@ pub async fn run_with_state(
     );
     let r = http::serve(listener, tls, state, shutdown).await;
     let _ = stop_tx.send(true);
-    let _ = batcher.await;
+    if let Some(b) = batcher {
+        let _ = b.await;
+    }
     r
 }
