@@ -23,7 +23,11 @@ fn timed(min: Duration, mut f: impl FnMut() -> u64) -> (u64, Duration) {
 }
 
 /// A 14-day store of `n` scans (random RPIs; a few match) and `k` daily keys.
-pub fn matching_fixture(n_scans: usize, n_keys: usize, seed: u64) -> (ScanStore, Vec<DiagnosisKey>) {
+pub fn matching_fixture(
+    n_scans: usize,
+    n_keys: usize,
+    seed: u64,
+) -> (ScanStore, Vec<DiagnosisKey>) {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
     let today = 20_400u32;
     let keys: Vec<DiagnosisKey> = (0..n_keys)
@@ -39,7 +43,13 @@ pub fn matching_fixture(n_scans: usize, n_keys: usize, seed: u64) -> (ScanStore,
         })
         .collect();
     let scans = (0..n_scans)
-        .map(|_| Scan { rpi: rng.gen(), aem: rng.gen(), time: UnixTime(u64::from(today) * 86_400 - rng.gen_range(0..14 * 86_400)), rssi: -70, seconds: 300 })
+        .map(|_| Scan {
+            rpi: rng.gen(),
+            aem: rng.gen(),
+            time: UnixTime(u64::from(today) * 86_400 - rng.gen_range(0..14 * 86_400)),
+            rssi: -70,
+            seconds: 300,
+        })
         .collect();
     (ScanStore::new(scans), keys)
 }
@@ -81,5 +91,10 @@ pub fn matching(min: Duration) -> MatchingResult {
         144 * 1000
     });
     let aes_rate = n as f64 / t.as_secs_f64();
-    MatchingResult { keys_per_second: kps, keys_per_second_all_cores: kps_all, aes_blocks_per_second: aes_rate, ratio: kps * 144.0 / aes_rate }
+    MatchingResult {
+        keys_per_second: kps,
+        keys_per_second_all_cores: kps_all,
+        aes_blocks_per_second: aes_rate,
+        ratio: kps * 144.0 / aes_rate,
+    }
 }

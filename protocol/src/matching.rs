@@ -93,7 +93,9 @@ pub struct RpikDeriver {
     zero_opad: [u32; 8],
 }
 
-const SHA256_IV: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
 
 fn compress(state: &[u32; 8], block: &[u8; 64]) -> [u32; 8] {
     let mut s = *state;
@@ -120,7 +122,10 @@ fn last_block(data: &[u8], prefix_len: usize) -> [u8; 64] {
 
 impl Default for RpikDeriver {
     fn default() -> Self {
-        RpikDeriver { zero_ipad: compress(&SHA256_IV, &[0x36; 64]), zero_opad: compress(&SHA256_IV, &[0x5c; 64]) }
+        RpikDeriver {
+            zero_ipad: compress(&SHA256_IV, &[0x36; 64]),
+            zero_opad: compress(&SHA256_IV, &[0x5c; 64]),
+        }
     }
 }
 
@@ -137,8 +142,14 @@ impl RpikDeriver {
             ipad[i] ^= prk[i];
             opad[i] ^= prk[i];
         }
-        let inner = digest_bytes(&compress(&compress(&SHA256_IV, &ipad), &last_block(b"EN-RPIK\x01", 64)));
-        let okm = digest_bytes(&compress(&compress(&SHA256_IV, &opad), &last_block(&inner, 64)));
+        let inner = digest_bytes(&compress(
+            &compress(&SHA256_IV, &ipad),
+            &last_block(b"EN-RPIK\x01", 64),
+        ));
+        let okm = digest_bytes(&compress(
+            &compress(&SHA256_IV, &opad),
+            &last_block(&inner, 64),
+        ));
         okm[..16].try_into().expect("16 bytes")
     }
 
@@ -352,7 +363,11 @@ impl DerivedKeys {
         if let Some(v) = self.map.get(&p) {
             for (rpi, key, interval) in v {
                 if rpi == &scan.rpi && within_tolerance(*interval, scan.time) {
-                    out.push(Hit { key: *key, scan: scan_index, interval: *interval });
+                    out.push(Hit {
+                        key: *key,
+                        scan: scan_index,
+                        interval: *interval,
+                    });
                 }
             }
         }

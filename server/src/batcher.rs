@@ -150,7 +150,10 @@ pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receive
         first = false;
         let now = state.clock.now();
         let next = last_boundary(now, period).0 + period;
-        let wait = Duration::from_millis((next - now.0) * 1000 + 50);
+        let mut wait = Duration::from_millis((next - now.0) * 1000 + 50);
+        if state.clock.is_virtual() {
+            wait = wait.min(Duration::from_millis(100));
+        }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,

@@ -38,6 +38,10 @@ enum Command {
         /// Override the configured listen address (e.g. 127.0.0.1:0 for an ephemeral port).
         #[arg(long)]
         listen: Option<String>,
+        /// For simulations only: follow the Unix time written in FILE instead of the system
+        /// clock (`en-sim run --server URL --server-clock-file FILE` drives it).
+        #[arg(long, value_name = "FILE")]
+        virtual_clock: Option<PathBuf>,
     },
     /// Manage the health authorities whose signatures the server accepts. Works while the
     /// server runs: changes take effect on the next upload.
@@ -142,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             insecure_http,
             listen,
+            virtual_clock,
         } => {
             init_tracing();
             let file = match config {
@@ -159,6 +164,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(l) = listen {
                 cfg.config.listen = l;
             }
+            let clock = match virtual_clock {
+                Some(f) => {
+                    tracing::warn!(file = %f.display(), "using a virtual clock: for simulations only");
+                    en_server::Clock::follow_file(f)?
+                }
+                None => en_server::Clock::system(),
+            };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&cfg.config.listen)
@@ -171,14 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 // Printed for scripts that start the server on an ephemeral port.
                 println!("listening on {}", listener.local_addr()?);
-                en_server::run(
-                    cfg,
-                    listener,
-                    transport,
-                    Default::default(),
-                    shutdown_signal(),
-                )
-                .await
+                en_server::run(cfg, listener, transport, clock, shutdown_signal()).await
             })
         }
         Command::Authority { dir, action } => {
