@@ -13,6 +13,7 @@ pub mod bench;
 pub mod cli_util;
 pub mod fetch;
 pub mod rpis;
+pub mod sim;
 pub mod transport;
 
 /// The current time as the protocol sees it.

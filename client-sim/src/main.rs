@@ -72,6 +72,30 @@ enum Command {
         )]
         public_key: Vec<String>,
     },
+    /// Simulate a population of phones, people and an epidemic against a real server, and
+    /// write report.json, daily.csv and plots (epidemic.svg, notifications.svg) to --out.
+    Run {
+        /// Fraction of people using the app (Kiên Giang reported 0.126 in May 2021).
+        #[arg(long, default_value_t = 0.6)]
+        adoption: f64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        sim: en_sim::sim::cli::SimArgs,
+    },
+    /// Run the simulation at several adoption levels and plot precision and recall against
+    /// adoption (sweep.json, precision_recall.svg, one directory per level).
+    Sweep {
+        /// Adoption levels, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.6,1.0")]
+        adoption: Vec<f64>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        sim: en_sim::sim::cli::SimArgs,
+    },
     /// Verify one batch file and print it as JSON (keys, window, sequence, signer).
     Inspect {
         /// The batch file.
@@ -454,6 +478,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 runtime()?.block_on(fetch::fetch_to_dir(&client, &trusted, &out))?
             );
+        }
+        Command::Run { adoption, out, sim } => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&adoption),
+                "--adoption must be between 0 and 1"
+            );
+            runtime()?.block_on(en_sim::sim::cli::run_cmd(sim, adoption, &out))?;
+        }
+        Command::Sweep { adoption, out, sim } => {
+            anyhow::ensure!(
+                adoption.iter().all(|a| (0.0..=1.0).contains(a)),
+                "--adoption values must be between 0 and 1"
+            );
+            runtime()?.block_on(en_sim::sim::cli::sweep_cmd(sim, &adoption, &out))?;
         }
         Command::Inspect { file, public_key } => {
             let trusted = trusted(&public_key)?;

@@ -4,7 +4,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha20Rng;
 
-use super::population::{Population, NO_GROUP};
+use super::population::Population;
 
 /// Kinds of contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,19 +39,47 @@ pub struct Session {
     pub kind: Kind,
 }
 
-fn session(a: u32, b: u32, day: u32, start_s: u32, minutes: u32, metres: f64, kind: Kind) -> Session {
-    Session { a, b, start: day * 86_400 + start_s.min(86_399), duration: (minutes * 60).min(86_400 - start_s.min(86_399)), distance_cm: (metres * 100.0) as u16, kind }
+fn session(
+    a: u32,
+    b: u32,
+    day: u32,
+    start_s: u32,
+    minutes: u32,
+    metres: f64,
+    kind: Kind,
+) -> Session {
+    Session {
+        a,
+        b,
+        start: day * 86_400 + start_s.min(86_399),
+        duration: (minutes * 60).min(86_400 - start_s.min(86_399)),
+        distance_cm: (metres * 100.0) as u16,
+        kind,
+    }
 }
 
 /// The sessions of `day`. People who isolate only meet their household.
-pub fn day_sessions(pop: &Population, day: u32, isolating: &[bool], rng: &mut ChaCha20Rng) -> Vec<Session> {
+pub fn day_sessions(
+    pop: &Population,
+    day: u32,
+    isolating: &[bool],
+    rng: &mut ChaCha20Rng,
+) -> Vec<Session> {
     let n = pop.people.len() as u32;
     let mut out = Vec::with_capacity(pop.people.len() * 12);
     for h in &pop.households {
         for (i, &a) in h.iter().enumerate() {
             for &b in &h[i + 1..] {
                 let start = 18 * 3600 + rng.gen_range(0..7200);
-                out.push(session(a, b, day, start, rng.gen_range(120..=300), rng.gen_range(1.0..3.0), Kind::Household));
+                out.push(session(
+                    a,
+                    b,
+                    day,
+                    start,
+                    rng.gen_range(120..=300),
+                    rng.gen_range(1.0..3.0),
+                    Kind::Household,
+                ));
             }
         }
     }
@@ -66,14 +94,30 @@ pub fn day_sessions(pop: &Population, day: u32, isolating: &[bool], rng: &mut Ch
                     let b = *g.choose(rng).expect("groups are not empty");
                     if b != a && !isolating[b as usize] {
                         let start = 9 * 3600 + rng.gen_range(0..7200);
-                        out.push(session(a, b, day, start, rng.gen_range(30..=180), rng.gen_range(0.8..2.5), Kind::WorkClose));
+                        out.push(session(
+                            a,
+                            b,
+                            day,
+                            start,
+                            rng.gen_range(30..=180),
+                            rng.gen_range(0.8..2.5),
+                            Kind::WorkClose,
+                        ));
                     }
                 }
                 for _ in 0..3 {
                     let b = *g.choose(rng).expect("groups are not empty");
                     if b != a && !isolating[b as usize] {
                         let start = 9 * 3600 + rng.gen_range(0..21_600);
-                        out.push(session(a, b, day, start, rng.gen_range(10..=60), rng.gen_range(3.0..8.0), Kind::WorkRoom));
+                        out.push(session(
+                            a,
+                            b,
+                            day,
+                            start,
+                            rng.gen_range(10..=60),
+                            rng.gen_range(3.0..8.0),
+                            Kind::WorkRoom,
+                        ));
                     }
                 }
             }
@@ -100,7 +144,15 @@ pub fn day_sessions(pop: &Population, day: u32, isolating: &[bool], rng: &mut Ch
             for _ in 0..others.min(2) {
                 let b = group[k + 1 + rng.gen_range(0..others)].2;
                 let start = hour * 3600 + rng.gen_range(0..3000);
-                out.push(session(a, b, day, start, rng.gen_range(5..=40), rng.gen_range(1.0..10.0), Kind::Venue));
+                out.push(session(
+                    a,
+                    b,
+                    day,
+                    start,
+                    rng.gen_range(5..=40),
+                    rng.gen_range(1.0..10.0),
+                    Kind::Venue,
+                ));
             }
         }
         i = j;
@@ -113,7 +165,15 @@ pub fn day_sessions(pop: &Population, day: u32, isolating: &[bool], rng: &mut Ch
             let b = rng.gen_range(0..n);
             if b != a && !isolating[b as usize] {
                 let start = rng.gen_range(7 * 3600..21 * 3600);
-                out.push(session(a, b, day, start, rng.gen_range(1..=20), rng.gen_range(0.5..5.0), Kind::Random));
+                out.push(session(
+                    a,
+                    b,
+                    day,
+                    start,
+                    rng.gen_range(1..=20),
+                    rng.gen_range(0.5..5.0),
+                    Kind::Random,
+                ));
             }
         }
     }

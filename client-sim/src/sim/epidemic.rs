@@ -43,7 +43,14 @@ pub struct EpidemicParams {
 
 impl Default for EpidemicParams {
     fn default() -> Self {
-        EpidemicParams { beta: 0.0006, asymptomatic: 0.3, p_seek_test: 0.6, p_test_when_notified: 0.8, isolation_days: 10, notified_isolate: true }
+        EpidemicParams {
+            beta: 0.003,
+            asymptomatic: 0.3,
+            p_seek_test: 0.6,
+            p_test_when_notified: 0.8,
+            isolation_days: 10,
+            notified_isolate: true,
+        }
     }
 }
 
@@ -86,7 +93,8 @@ impl Health {
 
     /// Whether a test taken on `day` is positive (infected and not long recovered).
     pub fn tests_positive(&self, day: i32) -> bool {
-        self.infected.is_some_and(|i| day >= i + 2 && day <= self.infectious_to + 7)
+        self.infected
+            .is_some_and(|i| day >= i + 2 && day <= self.infectious_to + 7)
     }
 
     /// True if isolating on `day`.

@@ -43,7 +43,8 @@ impl Population {
         let mut people = Vec::with_capacity(n);
         let mut households = Vec::new();
         while people.len() < n {
-            let size = [1, 2, 3, 3, 4, 4, 4, 5, 5, 6, 7][rng.gen_range(0..11)].min(n - people.len());
+            let size =
+                [1, 2, 3, 3, 4, 4, 4, 5, 5, 6, 7][rng.gen_range(0..11)].min(n - people.len());
             let h = households.len() as u32;
             let mut members = Vec::with_capacity(size);
             for _ in 0..size {
@@ -65,7 +66,12 @@ impl Population {
         let grouped = n * 7 / 10;
         while i < grouped {
             let school = rng.gen_bool(0.35);
-            let size = if school { rng.gen_range(25..=45) } else { rng.gen_range(10..=40) }.min(grouped - i);
+            let size = if school {
+                rng.gen_range(25..=45)
+            } else {
+                rng.gen_range(10..=40)
+            }
+            .min(grouped - i);
             let g = groups.len() as u32;
             let members: Vec<u32> = order[i..i + size].to_vec();
             for &p in &members {
@@ -74,6 +80,10 @@ impl Population {
             groups.push(members);
             i += size;
         }
-        Population { people, households, groups }
+        Population {
+            people,
+            households,
+            groups,
+        }
     }
 }

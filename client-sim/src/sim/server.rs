@@ -1,0 +1,332 @@
+//! The simulator's server: an in-process `en-server` on 127.0.0.1 over TLS with a temporary
+//! sled store, or a running one (`--server URL`), both on the simulation's virtual clock.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use en_protocol::keys::{PublicKey, SigningKey};
+use en_protocol::verify::ExportKeys;
+use en_protocol::wire::batch::{BatchHeader, VerifiedBatch};
+use en_protocol::wire::config::{RiskConfig, SignedRiskConfig};
+use en_protocol::wire::key::UploadKey;
+use en_protocol::wire::ReportType;
+use en_protocol::{IntervalNumber, UnixTime};
+use rand_chacha::ChaCha20Rng;
+
+use crate::transport::Client;
+
+/// Authority id the simulator registers and signs as.
+pub const AUTHORITY: &str = "sim.moh.vn";
+
+enum Mode {
+    InProcess {
+        state: Arc<en_server::AppState>,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+        _dir: tempfile::TempDir,
+    },
+    External {
+        clock_file: PathBuf,
+    },
+}
+
+/// Where to find a running server.
+pub struct External {
+    /// URL.
+    pub url: String,
+    /// Extra CA.
+    pub ca: Option<PathBuf>,
+    /// Export public keys (hex).
+    pub public_keys: Vec<String>,
+    /// The authority id registered there.
+    pub authority: String,
+    /// Its private key file.
+    pub authority_key: PathBuf,
+    /// The file the server's `--virtual-clock` follows.
+    pub clock_file: PathBuf,
+    /// The server's audience.
+    pub audience: String,
+}
+
+/// A connection to the server plus what the simulator needs to talk to it.
+pub struct SimServer {
+    /// HTTPS client.
+    pub client: Client,
+    /// Trusted export keys.
+    pub export: ExportKeys,
+    authority: String,
+    authority_key: SigningKey,
+    audience: String,
+    mode: Mode,
+    /// Upload requests sent.
+    pub upload_requests: u64,
+    /// Uploads the server refused (should stay 0).
+    pub upload_refusals: u64,
+}
+
+impl SimServer {
+    /// Starts an in-process server whose clock reads `now`.
+    pub async fn in_process(now: UnixTime, authority_key: SigningKey) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let cfg = en_server::config::Config {
+            batch_period_seconds: 86_400,
+            authority_daily_upload_quota: 10_000_000,
+            limits: en_server::config::Limits {
+                max_connections: 4096,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        std::fs::write(dir.path().join("config.toml"), toml::to_string(&cfg)?)?;
+        en_server::config::init(dir.path())?;
+        en_server::registry::add(
+            &dir.path().join(en_server::registry::REGISTRY_FILE),
+            en_server::registry::Entry {
+                id: AUTHORITY.into(),
+                public_key: authority_key.public_key().to_hex(),
+                region: Some("VN".into()),
+                revoked: false,
+                added_at: now.0,
+            },
+        )?;
+        let resolved = en_server::config::Config::load(&dir.path().join("config.toml"))?;
+        let audience = resolved.config.audience.clone();
+        let state = en_server::AppState::open(resolved, en_server::Clock::virtual_at(now))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(en_server::run_with_options(
+            state.clone(),
+            listener,
+            en_server::Transport::Tls,
+            false,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        let client = Client::new(
+            &format!("https://localhost:{port}"),
+            Some(&dir.path().join("tls/cert.pem")),
+        )?;
+        let export = ExportKeys::new(state.export_public_keys.clone());
+        Ok(SimServer {
+            client,
+            export,
+            authority: AUTHORITY.into(),
+            authority_key,
+            audience,
+            mode: Mode::InProcess {
+                state,
+                stop: Some(stop),
+                task: Some(task),
+                _dir: dir,
+            },
+            upload_requests: 0,
+            upload_refusals: 0,
+        })
+    }
+
+    /// Connects to a running server started with `--virtual-clock <clock_file>`.
+    pub fn external(e: External, now: UnixTime) -> anyhow::Result<Self> {
+        let client = Client::new(&e.url, e.ca.as_deref())?;
+        let keys = e
+            .public_keys
+            .iter()
+            .map(|k| {
+                PublicKey::from_hex(k).map_err(|_| {
+                    anyhow::anyhow!("--public-key {k:?} is not a hex ed25519 public key")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let authority_key = en_server::config::read_signing_key(&e.authority_key)?;
+        let s = SimServer {
+            client,
+            export: ExportKeys::new(keys),
+            authority: e.authority,
+            authority_key,
+            audience: e.audience,
+            mode: Mode::External {
+                clock_file: e.clock_file,
+            },
+            upload_requests: 0,
+            upload_refusals: 0,
+        };
+        s.set_time(now)?;
+        Ok(s)
+    }
+
+    /// Moves the server's clock.
+    pub fn set_time(&self, now: UnixTime) -> anyhow::Result<()> {
+        match &self.mode {
+            Mode::InProcess { state, .. } => state.clock.set(now),
+            Mode::External { clock_file } => {
+                let tmp = clock_file.with_extension("tmp");
+                std::fs::write(&tmp, now.0.to_string())?;
+                std::fs::rename(&tmp, clock_file)
+                    .with_context(|| format!("cannot write {}", clock_file.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the batch window ending at `boundary` (in process: directly; external: waits
+    /// until the server's batch worker has published it).
+    pub async fn close_window(&self, boundary: UnixTime) -> anyhow::Result<()> {
+        match &self.mode {
+            Mode::InProcess { state, .. } => {
+                let st = state.clone();
+                tokio::task::spawn_blocking(move || {
+                    en_server::batcher::close_window(&st, boundary)
+                })
+                .await??;
+                Ok(())
+            }
+            Mode::External { .. } => {
+                for _ in 0..600 {
+                    let raw = self.client.get("/v1/index").await?;
+                    let idx = en_protocol::wire::index::SignedIndex::decode(&raw)?
+                        .verify(&self.export)?;
+                    if idx
+                        .index()
+                        .entries
+                        .last()
+                        .is_some_and(|e| e.window_end >= boundary)
+                    {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                anyhow::bail!("the server did not publish the batch ending at {} within 60 s (is it running with --virtual-clock and a 86400 s period?)", boundary.0)
+            }
+        }
+    }
+
+    /// The verified risk configuration.
+    pub async fn risk_config(&self) -> anyhow::Result<RiskConfig> {
+        let raw = self.client.get("/v1/config").await?;
+        Ok(SignedRiskConfig::decode(&raw)?
+            .verify(&self.export)?
+            .config()
+            .clone())
+    }
+
+    /// Uploads a confirmed case's keys, through the authority (case report) or through the
+    /// phone with a certificate.
+    pub async fn upload(
+        &mut self,
+        keys: Vec<UploadKey>,
+        onset: Option<IntervalNumber>,
+        now: UnixTime,
+        via_authority: bool,
+        rng: &mut ChaCha20Rng,
+    ) -> anyhow::Result<()> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        self.upload_requests += 1;
+        let r = if via_authority {
+            let report = crate::authority::case_report(
+                &self.authority,
+                "VN",
+                &self.authority_key,
+                keys,
+                ReportType::ConfirmedTest,
+                onset,
+                now,
+                rng,
+            )?;
+            self.client
+                .post_json(
+                    "/v1/cases",
+                    &en_server::api::CaseUpload {
+                        report: b64.encode(report),
+                        padding: None,
+                    },
+                )
+                .await
+        } else {
+            let hmac_key: [u8; 32] = rand::Rng::gen(rng);
+            let mac = en_protocol::tekmac::tekmac(&hmac_key, &keys, true);
+            let cert = crate::authority::certify(
+                &self.authority,
+                &self.authority_key,
+                mac,
+                &self.audience,
+                ReportType::ConfirmedTest,
+                onset,
+                now,
+                3600,
+                rng,
+            )?;
+            let body = en_server::api::PublishUpload {
+                certificate: b64.encode(cert),
+                hmac_key: b64.encode(hmac_key),
+                keys: keys.iter().map(crate::authority::to_json).collect(),
+                fake: false,
+                padding: None,
+            };
+            self.client.post_json("/v1/publish", &body).await
+        };
+        if let Err(e) = r {
+            self.upload_refusals += 1;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Seconds the in-process server spent handling requests (sum of request latencies).
+    pub fn server_busy_seconds(&self) -> Option<f64> {
+        match &self.mode {
+            Mode::InProcess { state, .. } => {
+                let m = state.metrics.render(0, 0);
+                m.lines()
+                    .find(|l| l.starts_with("en_request_duration_seconds_sum"))
+                    .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            }
+            Mode::External { .. } => None,
+        }
+    }
+
+    /// Stops an in-process server.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Mode::InProcess { stop, task, .. } = &mut self.mode {
+            if let Some(s) = stop.take() {
+                let _ = s.send(());
+            }
+            if let Some(t) = task.take() {
+                t.await??;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A phone's view of the published chain: the last verified batch, and downloaded bytes.
+#[derive(Default)]
+pub struct Downloader {
+    /// Last verified batch header.
+    pub last: Option<BatchHeader>,
+}
+
+impl Downloader {
+    /// Fetches and verifies new batches; returns them and the bytes downloaded.
+    pub async fn sync(&mut self, server: &SimServer) -> anyhow::Result<(Vec<VerifiedBatch>, u64)> {
+        let before = server
+            .client
+            .received
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let s = crate::fetch::sync(&server.client, &server.export, self.last.clone()).await?;
+        if let Some((b, _)) = s.batches.last() {
+            self.last = Some(b.header().clone());
+        }
+        let after = server
+            .client
+            .received
+            .load(std::sync::atomic::Ordering::Relaxed);
+        Ok((
+            s.batches.into_iter().map(|(b, _)| b).collect(),
+            after - before,
+        ))
+    }
+}

@@ -1,0 +1,94 @@
+//! The simulator: determinism, recall with perfect radios at full adoption, and the collapse
+//! of coverage at Kiên Giang's 12.6% adoption.
+
+use en_sim::sim::{run, server::SimServer, SimConfig, EPOCH};
+use rand::SeedableRng;
+
+async fn simulate(cfg: SimConfig) -> en_sim::sim::Outcome {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(cfg.seed);
+    let server = SimServer::in_process(
+        en_protocol::UnixTime(EPOCH),
+        en_protocol::keys::SigningKey::generate(&mut rng),
+    )
+    .await
+    .unwrap();
+    let (out, server) = run(cfg, server, &|_, _| {}).await.unwrap();
+    server.stop().await.unwrap();
+    assert_eq!(
+        out.upload_refusals, 0,
+        "the server refused a simulated upload"
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_seed_same_report_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for i in 0..2 {
+        let mut cfg = SimConfig::new(7, 1500, 12, 0.7);
+        cfg.threads = 2;
+        let out = simulate(cfg).await;
+        let d = dir.path().join(i.to_string());
+        en_sim::sim::report::write(&d, &out).unwrap();
+        reports.push(std::fs::read(d.join("report.json")).unwrap());
+        assert!(
+            out.uploads > 0 && out.notified_phones > 0,
+            "the run should exercise uploads and notifications"
+        );
+    }
+    assert_eq!(reports[0], reports[1]);
+    // A different seed gives a different world.
+    let other = simulate(SimConfig::new(8, 1500, 12, 0.7)).await;
+    let d = dir.path().join("other");
+    en_sim::sim::report::write(&d, &other).unwrap();
+    assert_ne!(std::fs::read(d.join("report.json")).unwrap(), reports[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_adoption_without_noise_finds_close_contacts() {
+    let mut cfg = SimConfig::new(3, 3000, 14, 1.0);
+    cfg.noise_db = 0.0;
+    cfg.calibration_scale = 0.0;
+    let out = simulate(cfg).await;
+    assert!(
+        out.close_contact_pairs >= 50,
+        "too few close contacts to measure: {}",
+        out.close_contact_pairs
+    );
+    assert!(
+        out.recall >= 0.95,
+        "recall {} over {} pairs",
+        out.recall,
+        out.close_contact_pairs
+    );
+    assert!(out.precision > 0.0 && out.precision <= 1.0);
+    // Phones notified within a day of the case's result (upload at 14:00, nightly batch).
+    assert!(
+        out.hours_to_notification.median <= 34.0,
+        "{:?}",
+        out.hours_to_notification
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_adoption_collapses_coverage() {
+    let adoption = 0.126;
+    let mut cfg = SimConfig::new(5, 4000, 16, adoption);
+    cfg.epidemic.beta = 0.006; // enough cases for a measurable number of pairs
+    let out = simulate(cfg).await;
+    assert!(
+        out.close_contact_pairs >= 200,
+        "too few close contacts: {}",
+        out.close_contact_pairs
+    );
+    let covered = out.close_contact_pairs_both_app as f64 / out.close_contact_pairs as f64;
+    // About adoption² = 0.016 of pairs have the app on both phones, so recall collapses.
+    assert!(covered < 0.06, "pairs with both apps: {covered}");
+    assert!(
+        out.recall <= covered + 1e-9,
+        "recall {} cannot exceed coverage {covered}",
+        out.recall
+    );
+    assert!(out.recall < 0.06);
+}
