@@ -168,3 +168,57 @@ pub fn inspect_batch(bytes: &[u8], trusted: &ExportKeys) -> anyhow::Result<serde
         })).collect::<Vec<_>>(),
     }))
 }
+
+/// `en-sim inspect` for a GAEN `export.zip`: unpacks `export.bin` and `export.sig`, checks the
+/// ECDSA P-256 signature with the PEM public key, and describes the keys as JSON.
+pub fn inspect_gaen_zip(
+    zip_bytes: &[u8],
+    public_key_pem: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let mut z =
+        zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).context("not a valid zip archive")?;
+    let mut read = |name: &str| -> anyhow::Result<Vec<u8>> {
+        let f = z
+            .by_name(name)
+            .with_context(|| format!("the archive has no {name}"))?;
+        // export.bin is bounded by the decoder; refuse absurd sizes before inflating.
+        anyhow::ensure!(
+            f.size() <= en_protocol::gaen::MAX_EXPORT_LEN as u64,
+            "{name} is too large"
+        );
+        let mut v = Vec::with_capacity(f.size() as usize);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(f, en_protocol::gaen::MAX_EXPORT_LEN as u64 + 1),
+            &mut v,
+        )?;
+        Ok(v)
+    };
+    let bin = read("export.bin")?;
+    let sig = read("export.sig")?;
+    let v = en_protocol::gaen::verify_export(&bin, &sig, public_key_pem)
+        .context("export.sig does not verify export.bin with this public key")?;
+    let e = &v.export;
+    let (keys, skipped) = e.diagnosis_keys();
+    Ok(json!({
+        "format": "gaen-export-v1",
+        "region": e.region,
+        "start_timestamp": e.start_timestamp,
+        "end_timestamp": e.end_timestamp,
+        "batch_num": e.batch_num,
+        "batch_size": e.batch_size,
+        "signer_key_id": v.key_id,
+        "signature_algorithm": e.signature_infos.first().and_then(|s| s.signature_algorithm.clone()),
+        "key_count": e.keys.len(),
+        "revised_key_count": e.revised_keys.len(),
+        "keys_usable_by_matcher": keys.len(),
+        "keys_skipped": skipped,
+        "keys": keys.iter().map(|k| json!({
+            "key": hex::encode(k.key.as_bytes()),
+            "rolling_start": k.meta.rolling_start.0,
+            "rolling_period": k.meta.rolling_period,
+            "transmission_risk": k.meta.transmission_risk,
+            "report_type": k.meta.report_type.name(),
+            "days_since_onset": k.meta.days_since_onset,
+        })).collect::<Vec<_>>(),
+    }))
+}

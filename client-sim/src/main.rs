@@ -98,16 +98,20 @@ enum Command {
     },
     /// Verify one batch file and print it as JSON (keys, window, sequence, signer).
     Inspect {
-        /// The batch file.
+        /// The batch file, or a GAEN export.zip (with --gaen-public-key).
         file: PathBuf,
-        /// Trusted export public key(s) in hex.
+        /// Trusted export public key(s) in hex (for our batches).
         #[arg(
             long = "public-key",
             env = "EN_EXPORT_PUBLIC_KEY",
             value_delimiter = ',',
-            required = true
+            required_unless_present = "gaen_public_key"
         )]
         public_key: Vec<String>,
+        /// PEM file with the ECDSA P-256 public key of a GAEN export.zip; its keys are printed
+        /// in the form the matcher uses, so real published keys can be replayed through it.
+        #[arg(long)]
+        gaen_public_key: Option<PathBuf>,
     },
 }
 
@@ -493,11 +497,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             runtime()?.block_on(en_sim::sim::cli::sweep_cmd(sim, &adoption, &out))?;
         }
-        Command::Inspect { file, public_key } => {
-            let trusted = trusted(&public_key)?;
+        Command::Inspect {
+            file,
+            public_key,
+            gaen_public_key,
+        } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let v = fetch::inspect_batch(&bytes, &trusted)?;
+            let v = match gaen_public_key {
+                Some(pem) => {
+                    let pem = std::fs::read_to_string(&pem)
+                        .with_context(|| format!("cannot read {}", pem.display()))?;
+                    fetch::inspect_gaen_zip(&bytes, &pem)?
+                }
+                None => fetch::inspect_batch(&bytes, &trusted(&public_key)?)?,
+            };
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
     }
