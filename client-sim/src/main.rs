@@ -96,6 +96,29 @@ enum Command {
         #[command(flatten)]
         sim: en_sim::sim::cli::SimArgs,
     },
+    /// Measure the hot paths, each beside a reference measured in the same run: matching vs
+    /// raw AES, batch building, HTTPS ingest vs ed25519 verification, downloads, wire size,
+    /// and the simulator. See BENCHMARKS.md.
+    Bench {
+        /// Only these (comma-separated): matching, batch, ingest, download, wire, simulator.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Seconds per timed measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Keys in the batch-building measurement.
+        #[arg(long, default_value_t = 1_000_000)]
+        batch_keys: usize,
+        /// Phones in the simulator measurement (100000 for the full target).
+        #[arg(long, default_value_t = 20_000)]
+        sim_phones: usize,
+        /// Adoption in the simulator measurement.
+        #[arg(long, default_value_t = 0.6)]
+        sim_adoption: f64,
+        /// Also write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Verify one batch file and print it as JSON (keys, window, sequence, signer).
     Inspect {
         /// The batch file, or a GAEN export.zip (with --gaen-public-key).
@@ -276,6 +299,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Server and library logs (RUST_LOG=info for the in-process server's).
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -496,6 +527,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "--adoption values must be between 0 and 1"
             );
             runtime()?.block_on(en_sim::sim::cli::sweep_cmd(sim, &adoption, &out))?;
+        }
+        Command::Bench {
+            only,
+            seconds,
+            batch_keys,
+            sim_phones,
+            sim_adoption,
+            json,
+        } => {
+            use en_sim::bench;
+            let want = |k: &str| only.is_empty() || only.iter().any(|o| o == k);
+            let d = std::time::Duration::from_secs_f64(seconds.max(0.5));
+            let mut r = bench::BenchReport::default();
+            let step = |name: &str| eprintln!("measuring {name}…");
+            if want("matching") {
+                step("matching");
+                r.matching = Some(bench::matching(d));
+            }
+            if want("batch") {
+                step("batch building");
+                r.batch = Some(bench::batch_building(batch_keys)?);
+            }
+            if want("ingest") {
+                step("ingest");
+                r.ingest = Some(bench::ingest(seconds, 64)?);
+            }
+            if want("download") {
+                step("download");
+                r.download = Some(bench::download(seconds, 16)?);
+            }
+            if want("wire") {
+                step("wire size");
+                r.wire = Some(bench::wire_size(10_000)?);
+            }
+            if want("simulator") {
+                step("simulator");
+                r.simulator = Some(bench::simulator(sim_phones, 21, sim_adoption)?);
+            }
+            print!("{}", r.table());
+            if let Some(j) = json {
+                std::fs::write(&j, serde_json::to_string_pretty(&r)? + "\n")?;
+            }
         }
         Command::Inspect {
             file,

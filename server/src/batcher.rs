@@ -44,7 +44,9 @@ pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Opti
         return Ok(None);
     }
     let mut cut = state.cut.write().expect("cut lock");
+    let t0 = std::time::Instant::now();
     let real = state.store.released_before(boundary)?;
+    let t_read = t0.elapsed();
     let n_real = real.len();
     let mut keys = real;
     let pad = padding(
@@ -62,8 +64,10 @@ pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Opti
         prev_hash: head.map_or(GENESIS_HASH, |h| h.hash),
         keys,
     };
+    let t1 = std::time::Instant::now();
     let bytes = batch.sign(&state.export_key)?;
     let header = SignedBatch::decode(&bytes)?.header().clone();
+    let t_sign = t1.elapsed();
     let entry = IndexEntry {
         sequence: header.sequence,
         window_start: header.window_start,
@@ -85,10 +89,14 @@ pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Opti
         window_end: boundary,
         cut: boundary,
     };
+    let t2 = std::time::Instant::now();
     state.store.publish(&bytes, &entry, new_head, &index)?;
     *cut = boundary;
     drop(cut);
+    let t_store = t2.elapsed();
+    let t3 = std::time::Instant::now();
     state.store.flush()?;
+    tracing::debug!(read = ?t_read, sign = ?t_sign, store = ?t_store, flush = ?t3.elapsed(), "batch timings");
     state.metrics.batches_published.fetch_add(1, Relaxed);
     tracing::info!(
         sequence = header.sequence,

@@ -118,7 +118,7 @@ pub struct AppState {
 impl AppState {
     /// Opens the store and loads keys and registry. Must run inside a tokio runtime.
     pub fn open(cfg: Resolved, clock: Clock) -> anyhow::Result<Arc<Self>> {
-        let store = Store::open(&cfg.db_path()).map_err(|e| {
+        let store = Store::open(&cfg.db_path(), cfg.config.batch_period_seconds).map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the database in {}: {e}",
                 cfg.db_path().display()

@@ -5,13 +5,17 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `pending` | release time u64 ‖ TEK | key metadata (8 bytes, wire-format §2.1) |
+//! | `pending/<window end>` | TEK | key metadata (8 bytes, wire-format §2.1) |
 //! | `teks` | TEK | expiry u64 (duplicate detection across uploads) |
 //! | `replay` | `n` ‖ authority ‖ 0 ‖ nonce, or `c` ‖ certificate id | expiry u64 |
 //! | `quota` | authority ‖ 0 ‖ UTC day u64 | uploads u64 |
 //! | `batches` | sequence u64 | batch bytes |
 //! | `batch_meta` | sequence u64 | index entry (window, hash, size) |
 //! | `meta` | `head`, `index` | chain head; signed index bytes |
+//!
+//! Pending keys live in one tree per publication window (named by the window's end, zero-padded
+//! so names sort by time): publishing a window drops its trees whole instead of deleting a
+//! million keys one by one.
 //!
 //! No tree holds anything about who uploaded (beyond the authority) or from where.
 
@@ -93,7 +97,7 @@ pub fn certificate_key(id: &[u8; 16]) -> Vec<u8> {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    pending: Tree,
+    period: u64,
     teks: Tree,
     replay: Tree,
     quota: Tree,
@@ -128,6 +132,10 @@ fn decode_key(tek: &[u8], meta: &[u8]) -> Option<DiagnosisKey> {
     DiagnosisKey::decode(&b).ok()
 }
 
+fn pending_name(window_end: u64) -> String {
+    format!("pending/{window_end:020}")
+}
+
 fn entry_of(sequence: u64, v: &[u8]) -> IndexEntry {
     IndexEntry {
         sequence,
@@ -139,24 +147,26 @@ fn entry_of(sequence: u64, v: &[u8]) -> IndexEntry {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`.
-    pub fn open(path: &std::path::Path) -> Result<Self, sled::Error> {
+    /// Opens (creating if needed) the store at `path`; `period` is the batch period, which
+    /// decides the publication window a pending key belongs to.
+    pub fn open(path: &std::path::Path, period: u64) -> Result<Self, sled::Error> {
         Self::from_db(
             sled::Config::new()
                 .path(path)
                 .mode(sled::Mode::HighThroughput)
                 .open()?,
+            period,
         )
     }
 
     /// A store in a temporary directory that is deleted on drop (tests, fuzzing).
     pub fn temporary() -> Result<Self, sled::Error> {
-        Self::from_db(sled::Config::new().temporary(true).open()?)
+        Self::from_db(sled::Config::new().temporary(true).open()?, 86_400)
     }
 
-    fn from_db(db: sled::Db) -> Result<Self, sled::Error> {
+    fn from_db(db: sled::Db, period: u64) -> Result<Self, sled::Error> {
         let s = Store {
-            pending: db.open_tree("pending")?,
+            period: period.max(1),
             teks: db.open_tree("teks")?,
             replay: db.open_tree("replay")?,
             quota: db.open_tree("quota")?,
@@ -183,31 +193,40 @@ impl Store {
         let mut qk = u.authority.as_str().as_bytes().to_vec();
         qk.push(0);
         qk.extend_from_slice(&be(u.day));
-        let r =
-            (&self.pending, &self.teks, &self.replay, &self.quota).transaction(|(p, t, r, q)| {
-                let abort = |e| Err(ConflictableTransactionError::Abort(e));
-                if r.get(&u.replay.0)?.is_some() {
-                    return abort(StoreError::Replayed);
+        // Trees: teks, replay, quota, then one per publication window the keys fall in.
+        let mut slots: Vec<u64> = u.keys.iter().map(|(_, r)| self.slot_end(*r)).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let mut trees = vec![self.teks.clone(), self.replay.clone(), self.quota.clone()];
+        for s in &slots {
+            trees.push(self.db.open_tree(pending_name(*s))?);
+        }
+        let r = trees.as_slice().transaction(|txs| {
+            let (t, r, q) = (&txs[0], &txs[1], &txs[2]);
+            let abort = |e| Err(ConflictableTransactionError::Abort(e));
+            if r.get(&u.replay.0)?.is_some() {
+                return abort(StoreError::Replayed);
+            }
+            for (k, _) in &u.keys {
+                if t.get(k.key.as_bytes())?.is_some() {
+                    return abort(StoreError::KeyExists);
                 }
-                for (k, _) in &u.keys {
-                    if t.get(k.key.as_bytes())?.is_some() {
-                        return abort(StoreError::KeyExists);
-                    }
-                }
-                let used = q.get(&qk)?.map_or(0, |v| u64_of(&v));
-                if used >= u.quota {
-                    return abort(StoreError::QuotaExceeded);
-                }
-                q.insert(qk.as_slice(), &be(used + 1))?;
-                r.insert(u.replay.0.as_slice(), &be(u.replay.1 .0))?;
-                for (k, release) in &u.keys {
-                    t.insert(k.key.as_bytes(), &be(u.key_expiry.0))?;
-                    let mut pk = be(release.0).to_vec();
-                    pk.extend_from_slice(k.key.as_bytes());
-                    p.insert(pk, &encode_meta(&k.meta))?;
-                }
-                Ok(())
-            });
+            }
+            let used = q.get(&qk)?.map_or(0, |v| u64_of(&v));
+            if used >= u.quota {
+                return abort(StoreError::QuotaExceeded);
+            }
+            q.insert(qk.as_slice(), &be(used + 1))?;
+            r.insert(u.replay.0.as_slice(), &be(u.replay.1 .0))?;
+            for (k, release) in &u.keys {
+                t.insert(k.key.as_bytes(), &be(u.key_expiry.0))?;
+                let slot = slots
+                    .binary_search(&self.slot_end(*release))
+                    .expect("slot collected above");
+                txs[3 + slot].insert(k.key.as_bytes(), &encode_meta(&k.meta))?;
+            }
+            Ok(())
+        });
         match r {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(e)) => Err(e),
@@ -227,13 +246,41 @@ impl Store {
         }))
     }
 
+    /// End of the publication window of a key released at `release`: the first window end
+    /// strictly after it.
+    fn slot_end(&self, release: UnixTime) -> u64 {
+        (release.0 / self.period + 1) * self.period
+    }
+
+    /// The pending trees, by window end.
+    fn pending_trees(&self) -> Result<Vec<(u64, Tree)>, sled::Error> {
+        let mut v = Vec::new();
+        for name in self.db.tree_names() {
+            if let Some(end) = std::str::from_utf8(&name)
+                .ok()
+                .and_then(|n| n.strip_prefix("pending/"))
+                .and_then(|e| e.parse::<u64>().ok())
+            {
+                v.push((end, self.db.open_tree(&name)?));
+            }
+        }
+        v.sort_by_key(|(e, _)| *e);
+        Ok(v)
+    }
+
     /// Pending keys released before `cut` (and not yet published).
     pub fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, sled::Error> {
         let mut out = Vec::new();
-        for kv in self.pending.range(..be(cut.0).to_vec()) {
-            let (k, v) = kv?;
-            if let Some(dk) = decode_key(&k[8..], &v) {
-                out.push(dk);
+        for (end, tree) in self.pending_trees()? {
+            if end > cut.0 {
+                break;
+            }
+            out.reserve(tree.len());
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                if let Some(dk) = decode_key(&k, &v) {
+                    out.push(dk);
+                }
             }
         }
         Ok(out)
@@ -241,7 +288,8 @@ impl Store {
 
     /// Number of keys waiting for publication.
     pub fn pending_count(&self) -> usize {
-        self.pending.len()
+        self.pending_trees()
+            .map_or(0, |v| v.iter().map(|(_, t)| t.len()).sum())
     }
 
     /// Atomically stores a published batch, its index entry, the new chain head and the new
@@ -279,11 +327,12 @@ impl Store {
     }
 
     fn remove_pending_before(&self, cut: UnixTime) -> Result<(), sled::Error> {
-        let mut b = sled::Batch::default();
-        for k in self.pending.range(..be(cut.0).to_vec()).keys() {
-            b.remove(k?);
+        for (end, _) in self.pending_trees()? {
+            if end <= cut.0 {
+                self.db.drop_tree(pending_name(end))?;
+            }
         }
-        self.pending.apply_batch(b)
+        Ok(())
     }
 
     /// Index entries of the retained batches, oldest first.
@@ -357,15 +406,15 @@ impl Store {
     pub fn fingerprint(&self) -> Result<[u8; 32], sled::Error> {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        for t in [
-            &self.pending,
+        let pending = self.pending_trees()?;
+        for t in pending.iter().map(|(_, t)| t).chain([
             &self.teks,
             &self.replay,
             &self.quota,
             &self.batches,
             &self.batch_meta,
             &self.meta,
-        ] {
+        ]) {
             h.update(t.name());
             for kv in t.iter() {
                 let (k, v) = kv?;
