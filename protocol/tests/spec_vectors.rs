@@ -518,26 +518,37 @@ fn generate() -> BTreeMap<&'static str, Value> {
         &batch.clone().sign(&unknown).unwrap(),
         "unknown_export_key",
     ));
-    let recs = b1.len() - 64 - 6 * 17;
+    // 6 keys with 6 distinct metadata entries: indices take 3 bits each, 18 bits = 3 bytes.
+    let idx = b1.len() - 64 - 3;
+    let recs = idx - 6 * 16;
     let mut p = b1.clone();
-    let (a, bb) = (recs, recs + 17);
-    let first: Vec<u8> = p[a..a + 17].to_vec();
-    let second: Vec<u8> = p[bb..bb + 17].to_vec();
-    p[a..a + 17].copy_from_slice(&second);
-    p[bb..bb + 17].copy_from_slice(&first);
+    let (first, second) = (
+        p[recs..recs + 16].to_vec(),
+        p[recs + 16..recs + 32].to_vec(),
+    );
+    p[recs..recs + 16].copy_from_slice(&second);
+    p[recs + 16..recs + 32].copy_from_slice(&first);
     v.push(err(
         "unsorted",
-        "first two records swapped (validly signed)",
+        "first two keys swapped (validly signed)",
         &resign(&p, context::BATCH, &w.export),
         "non_canonical",
     ));
     let mut p = b1.clone();
-    p[recs + 16] = 200;
+    p[idx] |= 0xe0;
     v.push(err(
         "bad-index",
-        "a record points past the metadata table (validly signed)",
+        "the first key's 3-bit index is 7, past the 6-entry metadata table (validly signed)",
         &resign(&p, context::BATCH, &w.export),
         "out_of_range",
+    ));
+    let mut p = b1.clone();
+    p[idx + 2] |= 1;
+    v.push(err(
+        "index-padding",
+        "a non-zero bit in the unused tail of the index array (validly signed)",
+        &resign(&p, context::BATCH, &w.export),
+        "non_canonical",
     ));
     let mut p = b1.clone();
     let seq_off = 5 + 8 + 3;
