@@ -167,6 +167,8 @@ impl SimServer {
                 std::fs::write(&tmp, now.0.to_string())?;
                 std::fs::rename(&tmp, clock_file)
                     .with_context(|| format!("cannot write {}", clock_file.display()))?;
+                // The server re-reads the file every 50 ms; give it time to see the change.
+                std::thread::sleep(Duration::from_millis(150));
             }
         }
         Ok(())
