@@ -245,17 +245,17 @@ pub async fn sweep_cmd(args: SimArgs, adoptions: &[f64], out: &Path) -> anyhow::
                 points: pts("precision"),
             },
             Series {
-                label: "recall (all close-contact pairs)",
+                label: "recall, all close-contact pairs",
                 color: "#d62728",
                 points: pts("recall"),
             },
             Series {
-                label: "adoption² (pairs where both have the app)",
+                label: "adoption²",
                 color: "#7f7f7f",
                 points: pts("adoption_squared"),
             },
             Series {
-                label: "recall among pairs where both have the app",
+                label: "recall, pairs both with app",
                 color: "#2ca02c",
                 points: pts("recall_among_app_pairs"),
             },

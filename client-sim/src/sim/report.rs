@@ -23,12 +23,21 @@ fn nice_max(v: f64) -> f64 {
         return 1.0;
     }
     let p = 10f64.powf(v.log10().floor());
-    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
+    for m in [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] {
         if v <= m * p {
             return m * p;
         }
     }
     10.0 * p
+}
+
+/// A tick step of 1, 2 or 5 × 10^k close to `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if raw <= 0.0 || !raw.is_finite() {
+        return 1.0;
+    }
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * p).find(|v| *v >= raw).unwrap_or(10.0 * p)
 }
 
 fn esc(s: &str) -> String {
@@ -45,7 +54,8 @@ pub fn line_chart(
     series: &[Series<'_>],
     y_max: Option<f64>,
 ) -> String {
-    let (w, h, l, r, t, b) = (720.0, 420.0, 70.0, 20.0, 40.0, 60.0);
+    // The legend sits in the right margin, so it never hides a line.
+    let (w, h, l, r, t, b) = (900.0, 420.0, 70.0, 250.0, 40.0, 60.0);
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
     let (x0, x1) = if x0 >= x1 {
@@ -88,15 +98,11 @@ pub fn line_chart(
             fmt_num(y)
         );
     }
-    for i in 0..=6 {
-        let x = x0 + (x1 - x0) * f64::from(i) / 6.0;
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            px(x),
-            h - b + 18.0,
-            fmt_num(x)
-        );
+    let step = nice_step((x1 - x0) / 6.0);
+    let mut x = (x0 / step).ceil() * step;
+    while x <= x1 + 1e-9 {
+        let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, px(x), h - b + 18.0, fmt_num(x));
+        x += step;
     }
     let _ = writeln!(
         s,
@@ -139,17 +145,9 @@ pub fn line_chart(
                 se.color
             );
         }
-        let ly = t + 8.0 + 16.0 * i as f64;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{}" y="{}" width="12" height="3" fill="{}"/><text x="{}" y="{}">{}</text>"#,
-            l + 12.0,
-            ly,
-            se.color,
-            l + 30.0,
-            ly + 5.0,
-            esc(se.label)
-        );
+        let ly = t + 8.0 + 18.0 * i as f64;
+        let lx = w - r + 14.0;
+        let _ = writeln!(s, r#"<rect x="{}" y="{}" width="12" height="3" fill="{}"/><text x="{}" y="{}">{}</text>"#, lx, ly, se.color, lx + 18.0, ly + 5.0, esc(se.label));
     }
     s.push_str("</svg>\n");
     s
