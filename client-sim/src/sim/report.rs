@@ -37,7 +37,11 @@ fn nice_step(raw: f64) -> f64 {
         return 1.0;
     }
     let p = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * p).find(|v| *v >= raw).unwrap_or(10.0 * p)
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|v| *v >= raw)
+        .unwrap_or(10.0 * p)
 }
 
 fn esc(s: &str) -> String {
@@ -101,7 +105,13 @@ pub fn line_chart(
     let step = nice_step((x1 - x0) / 6.0);
     let mut x = (x0 / step).ceil() * step;
     while x <= x1 + 1e-9 {
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, px(x), h - b + 18.0, fmt_num(x));
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            px(x),
+            h - b + 18.0,
+            fmt_num(x)
+        );
         x += step;
     }
     let _ = writeln!(
@@ -147,7 +157,16 @@ pub fn line_chart(
         }
         let ly = t + 8.0 + 18.0 * i as f64;
         let lx = w - r + 14.0;
-        let _ = writeln!(s, r#"<rect x="{}" y="{}" width="12" height="3" fill="{}"/><text x="{}" y="{}">{}</text>"#, lx, ly, se.color, lx + 18.0, ly + 5.0, esc(se.label));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{}" y="{}" width="12" height="3" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            lx,
+            ly,
+            se.color,
+            lx + 18.0,
+            ly + 5.0,
+            esc(se.label)
+        );
     }
     s.push_str("</svg>\n");
     s
