@@ -272,15 +272,22 @@ async fn case_report_rules() {
     let mut big = b"{\"report\":\"".to_vec();
     big.extend(std::iter::repeat_n(b'A', 70 * 1024));
     big.extend_from_slice(b"\"}");
-    rejected(
-        &s,
-        "/v1/cases",
-        "application/json",
-        big,
-        413,
-        "body_too_large",
-    )
-    .await;
+    // The server answers 413 as soon as it sees the Content-Length and closes the connection;
+    // a client still writing the body may see the close (broken pipe) before the answer. Both
+    // are acceptable; what matters is the 413 when the answer is read, and an unchanged store.
+    let before = s.fingerprint();
+    match try_post_raw(&s, "/v1/cases", "application/json", big).await {
+        Ok((status, b)) => assert_eq!(
+            (status, b["error"].as_str().unwrap_or("")),
+            (413, "body_too_large"),
+            "{b}"
+        ),
+        Err(e) => assert!(
+            e.is_request() || e.is_body(),
+            "unexpected client error: {e}"
+        ),
+    }
+    assert_eq!(s.fingerprint(), before);
 
     // Replay: accepted once, then refused.
     let r = {

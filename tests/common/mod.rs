@@ -217,6 +217,34 @@ pub async fn post_raw(
     )
 }
 
+/// Like [`post_raw`], but returns the client's error instead of panicking (for requests the
+/// server may cut off).
+pub async fn try_post_raw(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(u16, serde_json::Value), reqwest::Error> {
+    let pem = std::fs::read(server.ca()).unwrap();
+    let http = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}{path}", server.url))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let b = r.bytes().await?;
+    Ok((
+        status,
+        serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
 pub async fn post_json(
     server: &TestServer,
     path: &str,
