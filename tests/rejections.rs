@@ -277,7 +277,7 @@ async fn case_report_rules() {
     // are acceptable; what matters is the 413 when the answer is read, and an unchanged store.
     let before = s.fingerprint();
     match try_post_raw(&s, "/v1/cases", "application/json", big).await {
-        Ok((status, b)) => assert_eq!(
+        Ok((status, b, _)) => assert_eq!(
             (status, b["error"].as_str().unwrap_or("")),
             (413, "body_too_large"),
             "{b}"

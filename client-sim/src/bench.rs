@@ -138,6 +138,31 @@ fn bench_server(now: UnixTime) -> anyhow::Result<BenchServer> {
     })
 }
 
+/// Stores `keys` as pending uploads of 30 keys each, released already (setup, not timed).
+fn fill_pending(
+    s: &BenchServer,
+    keys: &[DiagnosisKey],
+    now: UnixTime,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> anyhow::Result<()> {
+    let authority = en_protocol::wire::AuthorityId::new("bench").expect("valid id");
+    for chunk in keys.chunks(30) {
+        let nonce: [u8; 16] = rng.gen();
+        s.state.store.insert_upload(&en_server::store::NewUpload {
+            authority: authority.clone(),
+            replay: (
+                en_server::store::nonce_key(&authority, &nonce),
+                now.plus(86_400),
+            ),
+            keys: chunk.iter().map(|k| (k.clone(), now.minus(60))).collect(),
+            key_expiry: now.plus(20 * 86_400),
+            day: now.day(),
+            quota: u64::MAX,
+        })?;
+    }
+    Ok(())
+}
+
 fn daily_keys(n: usize, today: u32, rng: &mut rand_chacha::ChaCha20Rng) -> Vec<DiagnosisKey> {
     // As uploaded by n/14 cases: 14 daily keys each, days since onset from their onset.
     (0..n)
@@ -202,24 +227,7 @@ pub fn batch_building(n: usize) -> anyhow::Result<BatchResult> {
     .sign(&s.state.export_key)?;
     let encode_sign_seconds = t.elapsed().as_secs_f64();
     drop(protocol_batch);
-    for chunk in keys.chunks(30) {
-        let mut nonce = [0u8; 16];
-        rng.fill(&mut nonce);
-        s.state.store.insert_upload(&en_server::store::NewUpload {
-            authority: en_protocol::wire::AuthorityId::new("bench").unwrap(),
-            replay: (
-                en_server::store::nonce_key(
-                    &en_protocol::wire::AuthorityId::new("bench").unwrap(),
-                    &nonce,
-                ),
-                now.plus(86_400),
-            ),
-            keys: chunk.iter().map(|k| (k.clone(), now.minus(60))).collect(),
-            key_expiry: now.plus(20 * 86_400),
-            day: now.day(),
-            quota: u64::MAX,
-        })?;
-    }
+    fill_pending(&s, &keys, now, &mut rng)?;
     s.state.store.flush()?;
     let t = Instant::now();
     let h = en_server::batcher::close_window(&s.state, UnixTime(now.0 - now.0 % 86_400 + 86_400))?
@@ -522,23 +530,7 @@ pub fn download(seconds: f64, concurrency: usize) -> anyhow::Result<DownloadResu
         let s = bench_server(now)?;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
         let keys = daily_keys(60_000, today, &mut rng);
-        for chunk in keys.chunks(30) {
-            let nonce: [u8; 16] = rng.gen();
-            s.state.store.insert_upload(&en_server::store::NewUpload {
-                authority: en_protocol::wire::AuthorityId::new("bench").unwrap(),
-                replay: (
-                    en_server::store::nonce_key(
-                        &en_protocol::wire::AuthorityId::new("bench").unwrap(),
-                        &nonce,
-                    ),
-                    now.plus(86_400),
-                ),
-                keys: chunk.iter().map(|k| (k.clone(), now.minus(60))).collect(),
-                key_expiry: now.plus(20 * 86_400),
-                day: now.day(),
-                quota: u64::MAX,
-            })?;
-        }
+        fill_pending(&s, &keys, now, &mut rng)?;
         let h =
             en_server::batcher::close_window(&s.state, UnixTime(now.0 - now.0 % 86_400 + 86_400))?
                 .ok_or_else(|| anyhow::anyhow!("no batch"))?;

@@ -143,6 +143,22 @@ pub async fn fetch_to_dir(
     ))
 }
 
+/// Keys as JSON, in the form `inspect` prints them.
+fn keys_json(keys: &[en_protocol::wire::key::DiagnosisKey]) -> Vec<serde_json::Value> {
+    keys.iter()
+        .map(|k| {
+            json!({
+                "key": hex::encode(k.key.as_bytes()),
+                "rolling_start": k.meta.rolling_start.0,
+                "rolling_period": k.meta.rolling_period,
+                "transmission_risk": k.meta.transmission_risk,
+                "report_type": k.meta.report_type.name(),
+                "days_since_onset": k.meta.days_since_onset,
+            })
+        })
+        .collect()
+}
+
 /// `en-sim inspect`: verifies one batch file and describes it as JSON.
 pub fn inspect_batch(bytes: &[u8], trusted: &ExportKeys) -> anyhow::Result<serde_json::Value> {
     let v = accept_batch(bytes, None, trusted, None)?;
@@ -158,14 +174,7 @@ pub fn inspect_batch(bytes: &[u8], trusted: &ExportKeys) -> anyhow::Result<serde
         "signer_key_id": h.key_id.to_string(),
         "size_bytes": h.size,
         "key_count": h.key_count,
-        "keys": v.keys().iter().map(|k| json!({
-            "key": hex::encode(k.key.as_bytes()),
-            "rolling_start": k.meta.rolling_start.0,
-            "rolling_period": k.meta.rolling_period,
-            "transmission_risk": k.meta.transmission_risk,
-            "report_type": k.meta.report_type.name(),
-            "days_since_onset": k.meta.days_since_onset,
-        })).collect::<Vec<_>>(),
+        "keys": keys_json(v.keys()),
     }))
 }
 
@@ -212,13 +221,6 @@ pub fn inspect_gaen_zip(
         "revised_key_count": e.revised_keys.len(),
         "keys_usable_by_matcher": keys.len(),
         "keys_skipped": skipped,
-        "keys": keys.iter().map(|k| json!({
-            "key": hex::encode(k.key.as_bytes()),
-            "rolling_start": k.meta.rolling_start.0,
-            "rolling_period": k.meta.rolling_period,
-            "transmission_risk": k.meta.transmission_risk,
-            "report_type": k.meta.report_type.name(),
-            "days_since_onset": k.meta.days_since_onset,
-        })).collect::<Vec<_>>(),
+        "keys": keys_json(&keys),
     }))
 }

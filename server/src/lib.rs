@@ -28,6 +28,7 @@
 
 pub mod api;
 pub mod batcher;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;

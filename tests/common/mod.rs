@@ -195,26 +195,10 @@ pub async fn post_raw(
     content_type: &str,
     body: Vec<u8>,
 ) -> (u16, serde_json::Value, usize) {
-    let pem = std::fs::read(server.ca()).unwrap();
-    let http = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{}{path}", server.url))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
+    let (status, v, len) = try_post_raw(server, path, content_type, body)
         .await
         .unwrap();
-    let status = r.status().as_u16();
-    let b = r.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
-        b.len(),
-    )
+    (status, v, len)
 }
 
 /// Like [`post_raw`], but returns the client's error instead of panicking (for requests the
@@ -224,7 +208,7 @@ pub async fn try_post_raw(
     path: &str,
     content_type: &str,
     body: Vec<u8>,
-) -> Result<(u16, serde_json::Value), reqwest::Error> {
+) -> Result<(u16, serde_json::Value, usize), reqwest::Error> {
     let pem = std::fs::read(server.ca()).unwrap();
     let http = reqwest::Client::builder()
         .use_rustls_tls()
@@ -242,6 +226,7 @@ pub async fn try_post_raw(
     Ok((
         status,
         serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
+        b.len(),
     ))
 }
 
