@@ -75,6 +75,49 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
+    /// Rejects values the model cannot use, with a one-line reason.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let finite = [
+            self.noise_db,
+            self.calibration,
+            self.close_metres,
+            self.case_report_share,
+            self.beta,
+        ]
+        .iter()
+        .all(|v| v.is_finite());
+        anyhow::ensure!(finite, "numeric options must be finite numbers");
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.case_report_share),
+            "--case-report-share must be between 0 and 1"
+        );
+        anyhow::ensure!(
+            self.noise_db >= 0.0 && self.noise_db <= 30.0,
+            "--noise-db must be between 0 and 30"
+        );
+        anyhow::ensure!(
+            self.calibration >= 0.0 && self.calibration <= 10.0,
+            "--calibration must be between 0 and 10"
+        );
+        anyhow::ensure!(
+            self.close_metres > 0.0 && self.close_metres <= 15.0,
+            "--close-metres must be above 0 and at most 15"
+        );
+        anyhow::ensure!(
+            self.close_minutes >= 1,
+            "--close-minutes must be at least 1"
+        );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.beta),
+            "--beta must be between 0 and 1"
+        );
+        anyhow::ensure!(
+            self.threads.is_none_or(|t| t >= 1),
+            "--threads must be at least 1"
+        );
+        Ok(())
+    }
+
     fn config(&self, adoption: f64) -> SimConfig {
         let mut c = SimConfig::new(self.seed, self.phones as usize, self.days, adoption);
         c.noise_db = self.noise_db;
@@ -179,6 +222,7 @@ async fn one(
 
 /// `en-sim run`.
 pub async fn run_cmd(args: SimArgs, adoption: f64, out: &Path) -> anyhow::Result<()> {
+    args.check()?;
     let (o, timing) = one(
         &args,
         adoption,
@@ -203,6 +247,7 @@ pub async fn run_cmd(args: SimArgs, adoption: f64, out: &Path) -> anyhow::Result
 
 /// `en-sim sweep`.
 pub async fn sweep_cmd(args: SimArgs, adoptions: &[f64], out: &Path) -> anyhow::Result<()> {
+    args.check()?;
     std::fs::create_dir_all(out)?;
     let mut rows = Vec::new();
     for &a in adoptions {
