@@ -177,8 +177,8 @@ async fn sigkill_loses_no_acknowledged_upload() {
     );
 
     // SIGTERM: stop accepting, finish, flush, exit 0.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    let status = Command::new("sh") // the shell builtin: no dependency on procps
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
