@@ -116,20 +116,14 @@ fn bench_server(now: UnixTime) -> anyhow::Result<BenchServer> {
         },
         ..Default::default()
     };
-    std::fs::write(dir.path().join("config.toml"), toml::to_string(&cfg)?)?;
-    en_server::config::init(dir.path())?;
     let authority = en_protocol::keys::SigningKey::from_seed(&[42; 32]);
-    en_server::registry::add(
-        &dir.path().join(en_server::registry::REGISTRY_FILE),
-        en_server::registry::Entry {
-            id: "bench".into(),
-            public_key: authority.public_key().to_hex(),
-            region: None,
-            revoked: false,
-            added_at: 0,
-        },
+    let resolved = en_server::config::init_with_authority(
+        dir.path(),
+        &cfg,
+        "bench",
+        &authority.public_key(),
+        None,
     )?;
-    let resolved = en_server::config::Config::load(&dir.path().join("config.toml"))?;
     let state = en_server::AppState::open(resolved, en_server::Clock::virtual_at(now))?;
     Ok(BenchServer {
         _dir: dir,

@@ -53,24 +53,14 @@ pub fn harness() -> &'static Harness {
             batch_period_seconds: 86_400,
             ..Default::default()
         };
-        std::fs::write(
-            dir.path().join("config.toml"),
-            toml::to_string(&cfg).unwrap(),
+        let resolved = en_server::config::init_with_authority(
+            dir.path(),
+            &cfg,
+            "moh.vn",
+            &authority_key().public_key(),
+            Some("VN"),
         )
         .unwrap();
-        en_server::config::init(dir.path()).unwrap();
-        en_server::registry::add(
-            &dir.path().join(en_server::registry::REGISTRY_FILE),
-            en_server::registry::Entry {
-                id: "moh.vn".into(),
-                public_key: authority_key().public_key().to_hex(),
-                region: Some("VN".into()),
-                revoked: false,
-                added_at: 0,
-            },
-        )
-        .unwrap();
-        let resolved = en_server::config::Config::load(&dir.path().join("config.toml")).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

@@ -417,3 +417,28 @@ pub fn init(data_dir: &Path) -> anyhow::Result<InitReport> {
         created,
     })
 }
+
+/// Creates a data directory with `config` (instead of the defaults) and one registered health
+/// authority, and returns it loaded. For tests, benchmarks, fuzzing and the simulator.
+pub fn init_with_authority(
+    data_dir: &Path,
+    config: &Config,
+    authority: &str,
+    public_key: &en_protocol::keys::PublicKey,
+    region: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(data_dir.join(CONFIG_FILE), toml::to_string(config)?)?;
+    init(data_dir)?;
+    crate::registry::add(
+        &data_dir.join(crate::registry::REGISTRY_FILE),
+        crate::registry::Entry {
+            id: authority.into(),
+            public_key: public_key.to_hex(),
+            region: region.map(Into::into),
+            revoked: false,
+            added_at: 0,
+        },
+    )?;
+    Config::load(&data_dir.join(CONFIG_FILE))
+}

@@ -37,21 +37,8 @@ pub fn test_config() -> Config {
 
 /// Creates a data directory with `cfg`, an export key, TLS files and a registered authority.
 pub fn make_data_dir(dir: &Path, cfg: &Config, authority: &SigningKey) -> Resolved {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("config.toml"), toml::to_string(cfg).unwrap()).unwrap();
-    en_server::config::init(dir).unwrap();
-    en_server::registry::add(
-        &dir.join(en_server::registry::REGISTRY_FILE),
-        en_server::registry::Entry {
-            id: AUTHORITY.into(),
-            public_key: authority.public_key().to_hex(),
-            region: Some("VN".into()),
-            revoked: false,
-            added_at: 0,
-        },
-    )
-    .unwrap();
-    Config::load(&dir.join("config.toml")).unwrap()
+    en_server::config::init_with_authority(dir, cfg, AUTHORITY, &authority.public_key(), Some("VN"))
+        .unwrap()
 }
 
 pub struct TestServer {

@@ -80,19 +80,13 @@ impl SimServer {
             },
             ..Default::default()
         };
-        std::fs::write(dir.path().join("config.toml"), toml::to_string(&cfg)?)?;
-        en_server::config::init(dir.path())?;
-        en_server::registry::add(
-            &dir.path().join(en_server::registry::REGISTRY_FILE),
-            en_server::registry::Entry {
-                id: AUTHORITY.into(),
-                public_key: authority_key.public_key().to_hex(),
-                region: Some("VN".into()),
-                revoked: false,
-                added_at: now.0,
-            },
+        let resolved = en_server::config::init_with_authority(
+            dir.path(),
+            &cfg,
+            AUTHORITY,
+            &authority_key.public_key(),
+            Some("VN"),
         )?;
-        let resolved = en_server::config::Config::load(&dir.path().join("config.toml"))?;
         let audience = resolved.config.audience.clone();
         let state = en_server::AppState::open(resolved, en_server::Clock::virtual_at(now))?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
