@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
 use common::*;
 use en_protocol::wire::ReportType;
 
@@ -22,6 +23,22 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["accepted_keys"], keys.len());
     }
+    // Authority flow, in bulk: two more reports in one request.
+    let k4 = s.keys(2);
+    let k5 = s.keys(4);
+    let reports: Vec<String> = [&k4, &k5]
+        .iter()
+        .map(|k| B64.encode(s.case_report((*k).clone())))
+        .collect();
+    let (status, body, _) = post_json(
+        &s,
+        "/v1/cases/bulk",
+        &serde_json::json!({ "reports": reports }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted_reports"], 2);
+    assert_eq!(body["accepted_keys"], k4.len() + k5.len());
     // Patient flow: a certified phone upload (self-report) and a fake upload.
     let k3 = s.keys(5);
     let body = s.certified_body(&k3, ReportType::SelfReport, 3600);
@@ -72,9 +89,11 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
     expect(&k1, ReportType::ConfirmedTest);
     expect(&k2, ReportType::ConfirmedTest);
     expect(&k3, ReportType::SelfReport);
+    expect(&k4, ReportType::ConfirmedTest);
+    expect(&k5, ReportType::ConfirmedTest);
     // Exactly the uploaded keys plus padding: the batch holding the real keys has
     // max(real, min) keys, and every other key is padding that copies real metadata.
-    let real = k1.len() + k2.len() + k3.len();
+    let real = k1.len() + k2.len() + k3.len() + k4.len() + k5.len();
     let with_real: Vec<_> = synced
         .batches
         .iter()

@@ -539,3 +539,114 @@ async fn per_authority_quota() {
     case(&mut s, k, 429, "quota_exceeded").await;
     s.stop().await.unwrap();
 }
+
+/// A bulk upload that is refused: status, code, the refused report's index, a sentence, and
+/// an unchanged store (no report of the bulk was stored).
+async fn bulk_rejected(
+    s: &TestServer,
+    reports: &[Vec<u8>],
+    status: u16,
+    code: &str,
+    index: Option<usize>,
+) {
+    let before = s.fingerprint();
+    let body = json!({"reports": reports.iter().map(|r| B64.encode(r)).collect::<Vec<_>>()});
+    let (got, b, _) = post_json(s, "/v1/cases/bulk", &body).await;
+    assert_eq!(
+        (got, b["error"].as_str().unwrap_or("")),
+        (status, code),
+        "body: {b}"
+    );
+    assert_eq!(b["report"].as_u64().map(|i| i as usize), index, "body: {b}");
+    let msg = b["message"].as_str().unwrap();
+    assert!(
+        msg.len() > 10 && msg.ends_with('.'),
+        "not a sentence: {msg}"
+    );
+    if let Some(i) = index {
+        assert!(msg.starts_with(&format!("Report {i}: ")), "{msg}");
+    }
+    assert_eq!(s.fingerprint(), before, "{code}: the store changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_rules() {
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 3600;
+    cfg.max_reports_per_bulk = 4;
+    cfg.authority_daily_upload_quota = 6;
+    // The single-upload cap does not apply to bulk bodies, which have their own.
+    cfg.limits.max_body_bytes = 1500;
+    cfg.limits.max_bulk_body_bytes = 4 * 1500;
+    let mut s = TestServer::start_with(cfg).await;
+    let report = |s: &mut TestServer, days: u32| {
+        let k = s.keys(days);
+        s.case_report(k)
+    };
+
+    bulk_rejected(&s, &[], 400, "invalid_bulk_size", None).await;
+    let five: Vec<_> = (0..5).map(|_| report(&mut s, 1)).collect();
+    bulk_rejected(&s, &five, 400, "invalid_bulk_size", None).await;
+
+    // One bad report refuses the whole bulk, and the answer says which.
+    let good = report(&mut s, 2);
+    let mut forged = report(&mut s, 2);
+    let n = forged.len();
+    forged[n - 64 - 10] ^= 1;
+    bulk_rejected(&s, &[good.clone(), forged], 401, "bad_signature", Some(1)).await;
+    bulk_rejected(
+        &s,
+        &[good.clone(), b"not a report".to_vec()],
+        400,
+        "malformed_report",
+        Some(1),
+    )
+    .await;
+    // The same report twice in one bulk, and a key shared by two reports of one bulk.
+    bulk_rejected(&s, &[good.clone(), good.clone()], 409, "replayed", Some(1)).await;
+    let keys = s.keys(3);
+    let a = s.case_report(keys.clone());
+    let b = s.case_report(keys[1..2].to_vec());
+    bulk_rejected(&s, &[a.clone(), b], 409, "key_exists", Some(1)).await;
+
+    // Accepted: all reports stored together.
+    let c = report(&mut s, 4);
+    let body = json!({"reports": [B64.encode(&good), B64.encode(&a), B64.encode(&c)]});
+    let (status, b, _) = post_json(&s, "/v1/cases/bulk", &body).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["accepted_reports"], 3);
+    assert_eq!(b["accepted_keys"], 2 + 3 + 4);
+    assert_eq!(s.state.store.pending_count(), 9);
+
+    // Stored reports and keys are refused afterwards, in bulk and alone.
+    let d = report(&mut s, 1);
+    bulk_rejected(&s, &[d.clone(), c.clone()], 409, "replayed", Some(1)).await;
+    let e = s.case_report(keys[2..].to_vec());
+    bulk_rejected(&s, &[d.clone(), e], 409, "key_exists", Some(1)).await;
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&c)).unwrap(),
+        409,
+        "replayed",
+    )
+    .await;
+    // Quota (6 a day, 3 used): a bulk of 4 is refused at its fourth report; 3 fit.
+    let four: Vec<_> = (0..4).map(|_| report(&mut s, 1)).collect();
+    bulk_rejected(&s, &four, 429, "quota_exceeded", Some(3)).await;
+    let body = json!({"reports": four[..3].iter().map(|r| B64.encode(r)).collect::<Vec<_>>()});
+    assert_eq!(post_json(&s, "/v1/cases/bulk", &body).await.0, 200);
+    // Bodies over the bulk cap are refused before reading.
+    let big = json!({"reports": ["A".repeat(7000)]});
+    rejected(
+        &s,
+        "/v1/cases/bulk",
+        "application/json",
+        serde_json::to_vec(&big).unwrap(),
+        413,
+        "body_too_large",
+    )
+    .await;
+    s.stop().await.unwrap();
+}

@@ -308,24 +308,34 @@ pub fn wire_size(n: usize) -> anyhow::Result<WireResult> {
     })
 }
 
-/// Ingest over HTTPS on loopback with durability on.
+/// Ingest over HTTPS on loopback with durability on: one run per upload style, beside the
+/// verification bound.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestResult {
-    /// Case reports accepted.
-    pub accepted: u64,
-    /// Accepted per second.
-    pub per_second: f64,
-    /// Median latency, ms.
-    pub p50_ms: f64,
-    /// 99th percentile latency, ms.
-    pub p99_ms: f64,
-    /// Concurrent clients.
-    pub concurrency: usize,
     /// ed25519 case-report verifications per second on one core (decode + verify).
     pub verify_per_second_one_core: f64,
     /// The same × cores: the bound for a server using every core.
     pub verify_bound_all_cores: f64,
-    /// per_second / verify_bound_all_cores.
+    /// The runs: `POST /v1/cases` (one report per request) and `POST /v1/cases/bulk`.
+    pub runs: Vec<IngestRun>,
+}
+
+/// One ingest run.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestRun {
+    /// Case reports per request (1: `POST /v1/cases`; more: `POST /v1/cases/bulk`).
+    pub reports_per_request: usize,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Case reports accepted.
+    pub accepted: u64,
+    /// Accepted per second.
+    pub per_second: f64,
+    /// Median request latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile request latency, ms.
+    pub p99_ms: f64,
+    /// per_second / the verification bound on all cores.
     pub ratio_to_bound: f64,
 }
 
@@ -361,8 +371,112 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Measures case-report ingest for `seconds` with `concurrency` clients.
-pub fn ingest(seconds: f64, concurrency: usize) -> anyhow::Result<IngestResult> {
+/// Signs `n` case reports of 14 keys each (base64), on every core (setup, not timed).
+fn signed_reports(
+    authority: &en_protocol::keys::SigningKey,
+    n: usize,
+    now: UnixTime,
+    seed: u64,
+) -> Vec<String> {
+    use base64::Engine;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed + t as u64);
+                    (0..per.min(n.saturating_sub(t * per)))
+                        .map(|_| {
+                            let keys = crate::authority::phone_keys(14, now, &mut rng);
+                            let r = crate::authority::case_report(
+                                "bench",
+                                "VN",
+                                authority,
+                                keys,
+                                ReportType::ConfirmedTest,
+                                None,
+                                now,
+                                &mut rng,
+                            )
+                            .expect("sign");
+                            base64::engine::general_purpose::STANDARD.encode(r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("signing thread"))
+            .collect()
+    })
+}
+
+/// Posts `bodies` (each carrying `per_request` reports) from `concurrency` clients until they
+/// run out or `seconds` pass.
+async fn ingest_run(
+    client: &reqwest::Client,
+    url: &str,
+    bodies: Vec<bytes::Bytes>,
+    per_request: usize,
+    concurrency: usize,
+    seconds: f64,
+) -> anyhow::Result<(u64, f64, Vec<f64>)> {
+    let path = if per_request == 1 {
+        "/v1/cases"
+    } else {
+        "/v1/cases/bulk"
+    };
+    let endpoint = format!("{url}{path}");
+    let bodies = std::sync::Arc::new(bodies);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, bodies, next, endpoint) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            endpoint.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= bodies.len() || Instant::now() > deadline {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                let t = Instant::now();
+                let r = client
+                    .post(&endpoint)
+                    .header("content-type", "application/json")
+                    .body(bodies[i].clone())
+                    .send()
+                    .await?;
+                let status = r.status();
+                let body = r.bytes().await?;
+                anyhow::ensure!(
+                    status == 200,
+                    "upload refused: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok((lat.len() as u64 * per_request as u64, elapsed, lat))
+}
+
+/// Measures case-report ingest for `seconds` per run: one report per request from 64 clients,
+/// then bulk requests of `bulk` reports from 8 clients.
+pub fn ingest(seconds: f64, bulk: usize) -> anyhow::Result<IngestResult> {
     use base64::Engine;
     let today = 20_400u32;
     let now = UnixTime(u64::from(today) * 86_400 + 3600);
@@ -373,113 +487,83 @@ pub fn ingest(seconds: f64, concurrency: usize) -> anyhow::Result<IngestResult> 
     rt.block_on(async {
         let s = bench_server(now)?;
         let (url, ca, stop) = spawn_server(&s)?;
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
-        // Enough pre-signed reports for the run (signing is not part of what is measured).
-        let n = (seconds * 8000.0) as usize + 1000;
-        let bodies: Vec<String> = (0..n)
-            .map(|_| {
-                let keys = crate::authority::phone_keys(14, now, &mut rng);
-                let r = crate::authority::case_report(
-                    "bench",
-                    "VN",
-                    &s.authority,
-                    keys,
-                    ReportType::ConfirmedTest,
-                    None,
-                    now,
-                    &mut rng,
-                )
-                .expect("sign");
-                serde_json::to_string(&en_server::api::CaseUpload {
-                    report: base64::engine::general_purpose::STANDARD.encode(r),
-                    padding: None,
-                })
-                .expect("json")
-            })
-            .collect();
+        // Enough pre-signed reports for each run (signing is not part of what is measured).
+        let single = signed_reports(&s.authority, (seconds * 20_000.0) as usize + 1000, now, 7);
+        let bulk = bulk.max(2);
+        let many = signed_reports(&s.authority, (seconds * 50_000.0) as usize + bulk, now, 99);
         // The bound: decode + verify of the same reports on one core.
         let mut registry = std::collections::BTreeMap::new();
         registry.insert(
-            en_protocol::wire::AuthorityId::new("bench").unwrap(),
+            en_protocol::wire::AuthorityId::new("bench").expect("valid id"),
             en_protocol::verify::AuthorityInfo {
                 public_key: s.authority.public_key(),
                 region: None,
                 revoked: false,
             },
         );
-        let raw: Vec<Vec<u8>> = bodies
+        let raw: Vec<Vec<u8>> = single
             .iter()
             .take(2000)
-            .map(|b| {
-                let v: en_server::api::CaseUpload = serde_json::from_str(b).unwrap();
-                base64::engine::general_purpose::STANDARD
-                    .decode(v.report)
-                    .unwrap()
-            })
-            .collect();
+            .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
+            .collect::<Result<_, _>>()?;
         let (k, t) = timed(Duration::from_secs(1), || {
             for r in &raw {
                 en_protocol::wire::case_report::SignedCaseReport::decode(r)
-                    .unwrap()
+                    .expect("decodes")
                     .verify(&registry)
-                    .unwrap();
+                    .expect("verifies");
             }
             raw.len() as u64
         });
         let verify_rate = k as f64 / t.as_secs_f64();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let bound = verify_rate * cores;
 
         let pem = std::fs::read(&ca)?;
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
-            .pool_max_idle_per_host(concurrency)
+            .pool_max_idle_per_host(64)
             .build()?;
-        let bodies = std::sync::Arc::new(bodies);
-        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..concurrency {
-            let (client, bodies, next, url) =
-                (client.clone(), bodies.clone(), next.clone(), url.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= bodies.len() || Instant::now() > deadline {
-                        return Ok::<_, anyhow::Error>(lat);
-                    }
-                    let t = Instant::now();
-                    let r = client
-                        .post(format!("{url}/v1/cases"))
-                        .header("content-type", "application/json")
-                        .body(bodies[i].clone())
-                        .send()
-                        .await?;
-                    anyhow::ensure!(r.status() == 200, "upload refused: {}", r.status());
-                    r.bytes().await?;
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-            }));
+        let single_bodies = single
+            .into_iter()
+            .map(|r| {
+                serde_json::to_vec(&en_server::api::CaseUpload {
+                    report: r,
+                    padding: None,
+                })
+                .map(bytes::Bytes::from)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let bulk_bodies = many
+            .chunks_exact(bulk)
+            .map(|c| {
+                serde_json::to_vec(&en_server::api::BulkCaseUpload {
+                    reports: c.to_vec(),
+                })
+                .map(bytes::Bytes::from)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut runs = Vec::new();
+        for (bodies, per, conc) in [(single_bodies, 1, 64), (bulk_bodies, bulk, 8)] {
+            let (accepted, elapsed, mut lat) =
+                ingest_run(&client, &url, bodies, per, conc, seconds).await?;
+            let per_second = accepted as f64 / elapsed;
+            runs.push(IngestRun {
+                reports_per_request: per,
+                concurrency: conc,
+                accepted,
+                per_second,
+                p50_ms: percentile(&mut lat, 0.5),
+                p99_ms: percentile(&mut lat, 0.99),
+                ratio_to_bound: per_second / bound,
+            });
         }
-        let mut lat = Vec::new();
-        for t in tasks {
-            lat.extend(t.await??);
-        }
-        let elapsed = start.elapsed().as_secs_f64();
         let _ = stop.send(());
-        let accepted = lat.len() as u64;
-        let per_second = accepted as f64 / elapsed;
         Ok(IngestResult {
-            accepted,
-            per_second,
-            p50_ms: percentile(&mut lat, 0.5),
-            p99_ms: percentile(&mut lat, 0.99),
-            concurrency,
             verify_per_second_one_core: verify_rate,
-            verify_bound_all_cores: verify_rate * cores,
-            ratio_to_bound: per_second / (verify_rate * cores),
+            verify_bound_all_cores: bound,
+            runs,
         })
     })
 }
@@ -692,22 +776,36 @@ impl BenchReport {
             ]);
         }
         if let Some(i) = &self.ingest {
-            rows.push([
-                format!("ingest over HTTPS, {} clients, fsync on", i.concurrency),
-                format!(
-                    "{:.0} reports/s (p50 {:.1} ms, p99 {:.1} ms)",
-                    i.per_second, i.p50_ms, i.p99_ms
-                ),
-                format!(
-                    "ed25519 decode+verify {:.0}/s per core, {:.0}/s all cores",
-                    i.verify_per_second_one_core, i.verify_bound_all_cores
-                ),
-                format!(
-                    "≥ half the bound ({:.2}): {}",
-                    i.ratio_to_bound,
-                    ok(i.ratio_to_bound >= 0.5)
-                ),
-            ]);
+            for (n, r) in i.runs.iter().enumerate() {
+                let what = if r.reports_per_request == 1 {
+                    "1 report/request".to_string()
+                } else {
+                    format!("bulk of {} reports/request", r.reports_per_request)
+                };
+                rows.push([
+                    format!(
+                        "ingest over HTTPS, fsync on: {what}, {} clients",
+                        r.concurrency
+                    ),
+                    format!(
+                        "{:.0} reports/s (p50 {:.1} ms, p99 {:.1} ms)",
+                        r.per_second, r.p50_ms, r.p99_ms
+                    ),
+                    if n == 0 {
+                        format!(
+                            "ed25519 decode+verify {:.0}/s per core, {:.0}/s all cores",
+                            i.verify_per_second_one_core, i.verify_bound_all_cores
+                        )
+                    } else {
+                        String::new()
+                    },
+                    format!(
+                        "≥ half the bound ({:.2}): {}",
+                        r.ratio_to_bound,
+                        ok(r.ratio_to_bound >= 0.5)
+                    ),
+                ]);
+            }
         }
         if let Some(d) = &self.download {
             rows.push([

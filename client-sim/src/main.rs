@@ -530,7 +530,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if want("ingest") {
                 step("ingest");
-                r.ingest = Some(bench::ingest(seconds, 64)?);
+                r.ingest = Some(bench::ingest(seconds, 100)?);
             }
             if want("download") {
                 step("download");

@@ -13,6 +13,23 @@ pub struct CaseUpload {
     pub padding: Option<String>,
 }
 
+/// `POST /v1/cases/bulk`: many signed case reports, stored all together or not at all.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkCaseUpload {
+    /// Signed case reports (wire-format §3), standard base64 each.
+    pub reports: Vec<String>,
+}
+
+/// Answer to an accepted bulk upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BulkAccepted {
+    /// Case reports stored.
+    pub accepted_reports: usize,
+    /// Keys stored (all reports together).
+    pub accepted_keys: usize,
+}
+
 /// One key in a phone upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,4 +78,7 @@ pub struct ErrorBody {
     pub error: String,
     /// A sentence a person understands.
     pub message: String,
+    /// In a bulk upload, the index of the report that was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<usize>,
 }

@@ -50,6 +50,8 @@ pub struct Config {
     pub clock_skew_seconds: u64,
     /// Uploads (case reports + certified uploads) accepted per authority per UTC day.
     pub authority_daily_upload_quota: u64,
+    /// Most case reports in one `POST /v1/cases/bulk`.
+    pub max_reports_per_bulk: usize,
     /// Network limits.
     pub limits: Limits,
     /// Exposure scoring parameters published at /v1/config.
@@ -62,6 +64,8 @@ pub struct Config {
 pub struct Limits {
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Largest accepted body of `POST /v1/cases/bulk`.
+    pub max_bulk_body_bytes: usize,
     /// Time allowed for a TLS handshake.
     pub tls_handshake_timeout_seconds: u64,
     /// Time allowed to receive a request's headers (also the keep-alive idle limit).
@@ -149,6 +153,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 64 * 1024,
+            max_bulk_body_bytes: 1024 * 1024,
             tls_handshake_timeout_seconds: 10,
             header_timeout_seconds: 10,
             request_timeout_seconds: 30,
@@ -176,6 +181,7 @@ impl Default for Config {
             max_report_age_seconds: 86_400,
             clock_skew_seconds: 300,
             authority_daily_upload_quota: 10_000,
+            max_reports_per_bulk: 100,
             limits: Limits::default(),
             risk: RiskSettings::default(),
         }
@@ -229,8 +235,16 @@ impl Config {
         if self.export_keys.is_empty() || !self.export_keys.contains(&self.active_export_key) {
             anyhow::bail!("active_export_key must be one of export_keys");
         }
-        if self.limits.max_connections == 0 || self.limits.max_body_bytes == 0 {
-            anyhow::bail!("limits.max_connections and limits.max_body_bytes must be positive");
+        if self.limits.max_connections == 0
+            || self.limits.max_body_bytes == 0
+            || self.limits.max_bulk_body_bytes == 0
+        {
+            anyhow::bail!(
+                "limits.max_connections, max_body_bytes and max_bulk_body_bytes must be positive"
+            );
+        }
+        if !(1..=10_000).contains(&self.max_reports_per_bulk) {
+            anyhow::bail!("max_reports_per_bulk must be between 1 and 10000");
         }
         self.risk.to_risk_config(en_protocol::UnixTime(0))?;
         let region = Region::new(&self.region)
@@ -294,10 +308,14 @@ max_report_age_seconds = {rage}
 clock_skew_seconds = {skew}
 # Uploads accepted per health authority per UTC day (case reports and certified uploads).
 authority_daily_upload_quota = {quota}
+# Most case reports in one POST /v1/cases/bulk (each is verified and counts against the quota).
+max_reports_per_bulk = {bulk}
 
 [limits]
 # Largest request body accepted (bytes); larger requests get 413.
 max_body_bytes = {body}
+# Largest body of POST /v1/cases/bulk (bytes).
+max_bulk_body_bytes = {bulkbody}
 # Seconds allowed for the TLS handshake.
 tls_handshake_timeout_seconds = {hs}
 # Seconds allowed to send a request's headers; also how long an idle keep-alive connection lives.
@@ -326,7 +344,9 @@ batch_cache_max_age_seconds = {cache}
             rage = self.max_report_age_seconds,
             skew = self.clock_skew_seconds,
             quota = self.authority_daily_upload_quota,
+            bulk = self.max_reports_per_bulk,
             body = self.limits.max_body_bytes,
+            bulkbody = self.limits.max_bulk_body_bytes,
             hs = self.limits.tls_handshake_timeout_seconds,
             ht = self.limits.header_timeout_seconds,
             rt = self.limits.request_timeout_seconds,

@@ -1,7 +1,8 @@
 //! The one place where errors become HTTP: a status, a stable error code and a sentence.
 //!
-//! Every rejection is `{"error": "<code>", "message": "<sentence>"}` with a 4xx status. Only a
-//! storage failure (not the client's fault) is a 5xx.
+//! Every rejection is `{"error": "<code>", "message": "<sentence>"}` with a 4xx status (a bulk
+//! upload adds `"report": <index>` when one report is at fault). Only a storage failure (not
+//! the client's fault) is a 5xx.
 
 use bytes::Bytes;
 use en_protocol::{DecodeError, Error as ProtoError, ValidationError, VerifyError};
@@ -18,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence a person understands.
     pub message: String,
+    /// In a bulk upload, the index of the report that was refused.
+    pub report: Option<usize>,
 }
 
 impl ApiError {
@@ -27,7 +30,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            report: None,
         }
+    }
+    /// The same error, attributed to report `index` of a bulk upload.
+    pub fn at_report(mut self, index: usize) -> Self {
+        self.message = format!("Report {index}: {}", self.message);
+        self.report = Some(index);
+        self
     }
     /// 400 with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -39,7 +49,13 @@ impl ApiError {
     }
     /// The JSON response body.
     pub fn body(&self) -> String {
-        serde_json::json!({"error": self.code, "message": self.message}).to_string()
+        match self.report {
+            None => serde_json::json!({"error": self.code, "message": self.message}),
+            Some(i) => {
+                serde_json::json!({"error": self.code, "message": self.message, "report": i})
+            }
+        }
+        .to_string()
     }
     /// The full response.
     pub fn into_response(self) -> Response<http_body_util::Full<Bytes>> {
@@ -115,22 +131,22 @@ impl From<ValidationError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Replayed => ApiError::new(
+            StoreError::Replayed(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "replayed",
                 "This case report or certificate has already been used.",
             ),
-            StoreError::KeyExists => ApiError::new(
+            StoreError::KeyExists(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "key_exists",
                 "A key in this upload has already been uploaded.",
             ),
-            StoreError::QuotaExceeded => ApiError::new(
+            StoreError::QuotaExceeded(_) => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "quota_exceeded",
                 "The health authority's daily upload quota is used up; try again tomorrow.",
             ),
-            StoreError::Io(e) => {
+            e @ (StoreError::Io(_) | StoreError::Corrupt(_)) => {
                 tracing::error!(error = %e, "storage failure");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -151,6 +151,21 @@ impl KeyMetadata {
         out.push(self.days_since_onset.map_or(DSOS_ABSENT, |d| d as u8));
     }
 
+    /// The 8-byte encoding (wire-format §2.1).
+    pub fn to_bytes(&self) -> [u8; METADATA_LEN] {
+        let mut v = Vec::with_capacity(METADATA_LEN);
+        self.write(&mut v);
+        v.try_into().expect("metadata is 8 bytes")
+    }
+
+    /// Strictly decodes the 8-byte encoding.
+    pub fn from_bytes(bytes: &[u8; METADATA_LEN]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let m = KeyMetadata::read(&mut r)?;
+        r.finish()?;
+        Ok(m)
+    }
+
     /// Checks every field's range (for metadata built in code rather than decoded).
     pub fn check(&self) -> Result<(), DecodeError> {
         let mut v = Vec::with_capacity(METADATA_LEN);

@@ -177,10 +177,13 @@ async fn route<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Result<Res
     let method = req.method().clone();
     match (method, path.as_str()) {
         (Method::POST, "/v1/cases") => {
-            upload::cases(state, read_json_body(state, req).await?).await
+            upload::cases(state, read_json_body(state, req, false).await?).await
+        }
+        (Method::POST, "/v1/cases/bulk") => {
+            upload::cases_bulk(state, read_json_body(state, req, true).await?).await
         }
         (Method::POST, "/v1/publish") => {
-            upload::publish(state, read_json_body(state, req).await?).await
+            upload::publish(state, read_json_body(state, req, false).await?).await
         }
         (Method::GET, "/v1/index") => download::index(state),
         (Method::GET, "/v1/config") => Ok(download::binary(state.risk_config.clone(), "no-cache")),
@@ -198,13 +201,15 @@ async fn route<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Result<Res
         (Method::GET, p) if p.starts_with("/v1/batches/") => {
             download::batch(state, &p["/v1/batches/".len()..], req.headers())
         }
-        (_, "/v1/cases" | "/v1/publish" | "/v1/index" | "/v1/config" | "/healthz" | "/metrics") => {
-            Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "This endpoint does not support that method.",
-            ))
-        }
+        (
+            _,
+            "/v1/cases" | "/v1/cases/bulk" | "/v1/publish" | "/v1/index" | "/v1/config"
+            | "/healthz" | "/metrics",
+        ) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This endpoint does not support that method.",
+        )),
         (_, p) if p.starts_with("/v1/batches/") => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -218,8 +223,12 @@ async fn route<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Result<Res
     }
 }
 
-/// Checks the content type and reads the body under the size cap.
-async fn read_json_body<B: ReqBody>(state: &AppState, req: Request<B>) -> Result<Bytes, ApiError> {
+/// Checks the content type and reads the body under the size cap (the bulk cap if `bulk`).
+async fn read_json_body<B: ReqBody>(
+    state: &AppState,
+    req: Request<B>,
+    bulk: bool,
+) -> Result<Bytes, ApiError> {
     let ct = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -233,7 +242,12 @@ async fn read_json_body<B: ReqBody>(state: &AppState, req: Request<B>) -> Result
             "Send the upload as Content-Type: application/json.",
         ));
     }
-    let max = state.cfg.config.limits.max_body_bytes;
+    let limits = &state.cfg.config.limits;
+    let max = if bulk {
+        limits.max_bulk_body_bytes
+    } else {
+        limits.max_body_bytes
+    };
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,4 +1,4 @@
-//! `POST /v1/cases` and `POST /v1/publish`.
+//! `POST /v1/cases`, `POST /v1/cases/bulk` and `POST /v1/publish`.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use en_protocol::{IntervalNumber, UnixTime, ValidationError, VerifyError};
 use hyper::StatusCode;
 
 use super::{json, Resp};
-use crate::api::{CaseUpload, PublishUpload, UploadAccepted};
+use crate::api::{BulkAccepted, BulkCaseUpload, CaseUpload, PublishUpload, UploadAccepted};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{certificate_key, nonce_key, NewUpload};
@@ -67,45 +67,65 @@ fn policy(state: &AppState) -> UploadPolicy {
     }
 }
 
-/// Stores verified, validated keys durably; returns once they are on disk.
-async fn persist(
-    state: &AppState,
-    authority: &AuthorityId,
+/// A verified, validated upload, not yet stored.
+struct Checked {
+    authority: AuthorityId,
     replay: (Vec<u8>, UnixTime),
     keys: Vec<DiagnosisKey>,
+}
+
+/// Stores verified, validated uploads durably, all or none; returns the number of keys once
+/// they are on disk. In a bulk upload, a refusal names the refused report.
+async fn persist(
+    state: &AppState,
+    uploads: Vec<Checked>,
     now: UnixTime,
-) -> Result<Resp, ApiError> {
-    let n = keys.len();
+    bulk: bool,
+) -> Result<usize, ApiError> {
     let cfg = &state.cfg.config;
-    let key_expiry = keys
-        .iter()
-        .map(|k| k.meta.end().start())
-        .max()
-        .unwrap_or(now)
-        .plus((cfg.retention_days + 1) * 86_400);
+    let mut n = 0;
     {
         let cut = state.cut.read().expect("cut lock");
-        let keys = keys
+        let uploads: Vec<NewUpload> = uploads
             .into_iter()
-            .map(|k| {
-                let release = release_time(&k.meta, now).max(*cut);
-                (k, release)
+            .map(|u| {
+                n += u.keys.len();
+                let key_expiry = u
+                    .keys
+                    .iter()
+                    .map(|k| k.meta.end().start())
+                    .max()
+                    .unwrap_or(now)
+                    .plus((cfg.retention_days + 1) * 86_400);
+                NewUpload {
+                    authority: u.authority,
+                    replay: u.replay,
+                    keys: u
+                        .keys
+                        .into_iter()
+                        .map(|k| {
+                            let release = release_time(&k.meta, now).max(*cut);
+                            (k, release)
+                        })
+                        .collect(),
+                    key_expiry,
+                    day: now.day(),
+                    quota: cfg.authority_daily_upload_quota,
+                }
             })
             .collect();
-        let upload = NewUpload {
-            authority: authority.clone(),
-            replay,
-            keys,
-            key_expiry,
-            day: now.day(),
-            quota: cfg.authority_daily_upload_quota,
-        };
-        state.store.insert_upload(&upload)?;
+        state.store.insert_uploads(&uploads).map_err(|e| {
+            let i = e.upload_index().filter(|_| bulk);
+            let api = ApiError::from(e);
+            match i {
+                Some(i) => api.at_report(i),
+                None => api,
+            }
+        })?;
     }
     durable(state).await?;
     state.metrics.keys_stored.fetch_add(n as u64, Relaxed);
-    tracing::info!(authority = %authority, keys = n, "upload stored");
-    Ok(accepted(n))
+    Ok(n)
 }
 
 async fn durable(state: &AppState) -> Result<(), ApiError> {
@@ -119,16 +139,13 @@ async fn durable(state: &AppState) -> Result<(), ApiError> {
     })
 }
 
-/// `POST /v1/cases`: a health authority's signed case report.
-pub async fn cases(state: &Arc<AppState>, body: Bytes) -> Result<Resp, ApiError> {
-    let req: CaseUpload = parse(&body)?;
-    let bytes = b64(&req.report, "malformed_report", "report")?;
+/// Decodes, verifies and validates one base64 signed case report.
+fn check_report(state: &AppState, report: &str, now: UnixTime) -> Result<Checked, ApiError> {
+    let bytes = b64(report, "malformed_report", "report")?;
     let signed = SignedCaseReport::decode(&bytes)
         .map_err(|e| ApiError::malformed("malformed_report", "case report", e))?;
-    state.registry.refresh();
     let verified = signed.verify(&state.registry)?;
     let r = verified.report();
-    let now = state.clock.now();
     let cfg = &state.cfg.config;
     if r.region != state.cfg.region {
         return Err(ApiError::new(
@@ -147,15 +164,69 @@ pub async fn cases(state: &Arc<AppState>, body: Bytes) -> Result<Resp, ApiError>
         return Err(ValidationError::ReportTooOld.into());
     }
     validate_keys(&r.keys, now, &policy(state))?;
-    let keys = to_diagnosis_keys(&r.keys, r.report_type, r.symptom_onset);
-    let replay = (
-        nonce_key(&r.authority, &r.nonce),
-        r.issued_at
-            .plus(cfg.max_report_age_seconds + cfg.clock_skew_seconds + 1),
-    );
-    let resp = persist(state, &r.authority, replay, keys, now).await?;
+    Ok(Checked {
+        authority: r.authority.clone(),
+        replay: (
+            nonce_key(&r.authority, &r.nonce),
+            r.issued_at
+                .plus(cfg.max_report_age_seconds + cfg.clock_skew_seconds + 1),
+        ),
+        keys: to_diagnosis_keys(&r.keys, r.report_type, r.symptom_onset),
+    })
+}
+
+/// `POST /v1/cases`: a health authority's signed case report.
+pub async fn cases(state: &Arc<AppState>, body: Bytes) -> Result<Resp, ApiError> {
+    let req: CaseUpload = parse(&body)?;
+    state.registry.refresh();
+    let now = state.clock.now();
+    let checked = check_report(state, &req.report, now)?;
+    let authority = checked.authority.clone();
+    let n = persist(state, vec![checked], now, false).await?;
     state.metrics.cases_accepted.fetch_add(1, Relaxed);
-    Ok(resp)
+    tracing::info!(authority = %authority, keys = n, "case report stored");
+    Ok(accepted(n))
+}
+
+/// `POST /v1/cases/bulk`: many signed case reports, stored together or not at all. Each
+/// report is checked as by `POST /v1/cases`; the first refusal names its report's index.
+pub async fn cases_bulk(state: &Arc<AppState>, body: Bytes) -> Result<Resp, ApiError> {
+    let req: BulkCaseUpload = parse(&body)?;
+    let max = state.cfg.config.max_reports_per_bulk;
+    if req.reports.is_empty() || req.reports.len() > max {
+        return Err(ApiError::bad_request(
+            "invalid_bulk_size",
+            format!(
+                "A bulk upload carries 1 to {max} case reports; this one has {}.",
+                req.reports.len()
+            ),
+        ));
+    }
+    state.registry.refresh();
+    let now = state.clock.now();
+    let mut checked = Vec::with_capacity(req.reports.len());
+    for (i, report) in req.reports.iter().enumerate() {
+        checked.push(check_report(state, report, now).map_err(|e| e.at_report(i))?);
+        if i % 8 == 7 {
+            // Verification is CPU work: let other requests on this worker run in between.
+            tokio::task::yield_now().await;
+        }
+    }
+    let reports = checked.len();
+    let keys = persist(state, checked, now, true).await?;
+    state
+        .metrics
+        .cases_accepted
+        .fetch_add(reports as u64, Relaxed);
+    tracing::info!(reports, keys, "bulk case reports stored");
+    Ok(json(
+        StatusCode::OK,
+        serde_json::to_string(&BulkAccepted {
+            accepted_reports: reports,
+            accepted_keys: keys,
+        })
+        .expect("serializes"),
+    ))
 }
 
 /// `POST /v1/publish`: a phone's keys with a verification certificate, or a fake upload.
@@ -210,7 +281,19 @@ pub async fn publish(state: &Arc<AppState>, body: Bytes) -> Result<Resp, ApiErro
         certificate_key(&c.id),
         c.expires_at.plus(cfg.clock_skew_seconds + 1),
     );
-    let resp = persist(state, &c.authority, replay, keys, now).await?;
+    let authority = c.authority.clone();
+    let n = persist(
+        state,
+        vec![Checked {
+            authority: c.authority.clone(),
+            replay,
+            keys,
+        }],
+        now,
+        false,
+    )
+    .await?;
     state.metrics.publishes_accepted.fetch_add(1, Relaxed);
-    Ok(resp)
+    tracing::info!(authority = %authority, keys = n, "certified upload stored");
+    Ok(accepted(n))
 }

@@ -1,50 +1,65 @@
-//! Persistence: sled trees for pending keys, replay records, quotas and published batches,
-//! and a group committer that makes writes durable without one fsync per request.
+//! Persistence: one sled record per accepted upload, published batches, and a group committer
+//! that makes writes durable without one fsync per request.
 //!
 //! Layout (all integers big-endian, so sled's byte order is numeric order):
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `pending/<window end>` | TEK | key metadata (8 bytes, wire-format §2.1) |
-//! | `teks` | TEK | expiry u64 (duplicate detection across uploads) |
-//! | `replay` | `n` ‖ authority ‖ 0 ‖ nonce, or `c` ‖ certificate id | expiry u64 |
-//! | `quota` | authority ‖ 0 ‖ UTC day u64 | uploads u64 |
+//! | `uploads` | sequence u64 | one accepted request: its case reports or certified upload, each with authority, UTC day, replay record and expiry, and keys (TEK, metadata, release window) — see [`record`] |
 //! | `batches` | sequence u64 | batch bytes |
 //! | `batch_meta` | sequence u64 | index entry (window, hash, size) |
 //! | `meta` | `head`, `index` | chain head; signed index bytes |
 //!
-//! Pending keys live in one tree per publication window (named by the window's end, zero-padded
-//! so names sort by time): publishing a window drops its trees whole instead of deleting a
-//! million keys one by one.
+//! An upload is written as **one** sled insert, which sled applies atomically: after a crash it
+//! is either wholly there or not at all. Everything the upload path must check (replayed nonces
+//! and certificates, keys already stored, daily quotas) and the batcher's list of pending keys
+//! are indexes in memory, derived from these records when the store opens and updated under
+//! one lock as records are written. A key is pending while its release window ends after the
+//! chain head's cut; publishing a batch moves the cut, so nothing has to be deleted then.
+//! Records are deleted by retention once their keys and replay records have expired.
 //!
-//! No tree holds anything about who uploaded (beyond the authority) or from where.
+//! No record holds anything about who uploaded (beyond the authority) or from where.
 
 pub mod commit;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use en_protocol::keys::TEK_LEN;
 use en_protocol::wire::batch::BatchHash;
 use en_protocol::wire::index::IndexEntry;
-use en_protocol::wire::key::{DiagnosisKey, KeyMetadata, METADATA_LEN};
+use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::wire::AuthorityId;
 use en_protocol::UnixTime;
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{TransactionError, Transactional};
 use sled::Tree;
 
-/// Why a write was refused (nothing was written in each case).
+use record::{Entry, Record};
+
+// Keyed with a per-process random seed: keys and nonces come from clients.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+
+/// Why a write was refused (nothing was written in each case). Refusals carry the index of
+/// the refused upload among those written together.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The nonce or certificate was used before.
-    #[error("already used")]
-    Replayed,
-    /// A key in the upload is already stored.
-    #[error("a key was already uploaded")]
-    KeyExists,
+    /// The nonce or certificate was used before (or twice in these uploads).
+    #[error("upload {0}: already used")]
+    Replayed(usize),
+    /// A key in the upload is already stored (or appears twice in these uploads).
+    #[error("upload {0}: a key was already uploaded")]
+    KeyExists(usize),
     /// The authority's daily quota is used up.
-    #[error("daily upload quota exhausted")]
-    QuotaExceeded,
+    #[error("upload {0}: daily upload quota exhausted")]
+    QuotaExceeded(usize),
     /// Storage failure.
     #[error("storage error: {0}")]
     Io(#[from] sled::Error),
+    /// A stored record cannot be decoded.
+    #[error("corrupt upload record {0}")]
+    Corrupt(u64),
 }
 
 /// The head of the published hash chain.
@@ -60,14 +75,14 @@ pub struct ChainHead {
     pub cut: UnixTime,
 }
 
-/// One accepted upload, ready to persist atomically.
+/// One accepted upload (a case report or a certified phone upload), ready to persist.
 #[derive(Debug)]
 pub struct NewUpload {
     /// Uploading authority (for the quota).
     pub authority: AuthorityId,
     /// Replay-protection record: its key and expiry.
     pub replay: (Vec<u8>, UnixTime),
-    /// Keys with their release times and the time their dedup record may be dropped.
+    /// Keys with their release times.
     pub keys: Vec<(DiagnosisKey, UnixTime)>,
     /// When dedup records for these keys expire.
     pub key_expiry: UnixTime,
@@ -93,17 +108,66 @@ pub fn certificate_key(id: &[u8; 16]) -> Vec<u8> {
     k
 }
 
+/// What the upload path checks and the batcher reads, derived from the `uploads` records.
+#[derive(Default)]
+struct Ledger {
+    /// Sequence of the next record.
+    next: u64,
+    /// Keys published before this release-window end are published.
+    cut: u64,
+    /// Every stored TEK (duplicate detection across uploads).
+    teks: HashSet<[u8; TEK_LEN]>,
+    /// Replay records: key → expiry.
+    replay: HashMap<Vec<u8>, u64>,
+    /// Uploads per (authority, UTC day).
+    quota: HashMap<(String, u64), u64>,
+    /// Release-window end → records with keys pending in that window, and their key count.
+    pending: BTreeMap<u64, (Vec<u64>, usize)>,
+    /// Record expiry → records (for retention).
+    expiry: BTreeMap<u64, Vec<u64>>,
+}
+
+impl Ledger {
+    fn add(&mut self, seq: u64, r: &Record) {
+        for e in &r.entries {
+            self.teks
+                .extend(e.keys.iter().map(|(k, _)| *k.key.as_bytes()));
+            self.replay.insert(e.replay.clone(), e.replay_expiry);
+            *self.quota.entry((e.authority.clone(), e.day)).or_default() += 1;
+            for (_, slot) in &e.keys {
+                if *slot > self.cut {
+                    let p = self.pending.entry(*slot).or_default();
+                    if p.0.last() != Some(&seq) {
+                        p.0.push(seq);
+                    }
+                    p.1 += 1;
+                }
+            }
+        }
+        self.expiry.entry(r.expiry()).or_default().push(seq);
+        self.next = self.next.max(seq + 1);
+    }
+
+    fn remove(&mut self, r: &Record) {
+        for e in &r.entries {
+            for (k, _) in &e.keys {
+                self.teks.remove(k.key.as_bytes());
+            }
+            self.replay.remove(&e.replay);
+        }
+    }
+}
+
 /// The sled-backed store.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     period: u64,
-    teks: Tree,
-    replay: Tree,
-    quota: Tree,
+    uploads: Tree,
     batches: Tree,
     batch_meta: Tree,
     meta: Tree,
+    ledger: Arc<Mutex<Ledger>>,
 }
 
 fn be(v: u64) -> [u8; 8] {
@@ -111,29 +175,6 @@ fn be(v: u64) -> [u8; 8] {
 }
 fn u64_of(b: &[u8]) -> u64 {
     u64::from_be_bytes(b.try_into().unwrap_or([0; 8]))
-}
-
-fn encode_meta(m: &KeyMetadata) -> [u8; METADATA_LEN] {
-    let dk = DiagnosisKey {
-        key: en_protocol::keys::TemporaryExposureKey::from_bytes([0; 16]),
-        meta: *m,
-    };
-    dk.encode()[5 + TEK_LEN..]
-        .try_into()
-        .expect("8 bytes of metadata")
-}
-
-fn decode_key(tek: &[u8], meta: &[u8]) -> Option<DiagnosisKey> {
-    let mut b = Vec::with_capacity(en_protocol::wire::key::ENCODED_LEN);
-    b.extend_from_slice(en_protocol::wire::key::MAGIC);
-    b.push(en_protocol::wire::VERSION);
-    b.extend_from_slice(tek);
-    b.extend_from_slice(meta);
-    DiagnosisKey::decode(&b).ok()
-}
-
-fn pending_name(window_end: u64) -> String {
-    format!("pending/{window_end:020}")
 }
 
 fn entry_of(sequence: u64, v: &[u8]) -> IndexEntry {
@@ -146,10 +187,23 @@ fn entry_of(sequence: u64, v: &[u8]) -> IndexEntry {
     }
 }
 
+impl StoreError {
+    /// For a refusal, the index of the refused upload.
+    pub fn upload_index(&self) -> Option<usize> {
+        match self {
+            StoreError::Replayed(i) | StoreError::KeyExists(i) | StoreError::QuotaExceeded(i) => {
+                Some(*i)
+            }
+            StoreError::Io(_) | StoreError::Corrupt(_) => None,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `path`; `period` is the batch period, which
-    /// decides the publication window a pending key belongs to.
-    pub fn open(path: &std::path::Path, period: u64) -> Result<Self, sled::Error> {
+    /// decides the publication window a pending key belongs to. Reads every upload record
+    /// to rebuild the in-memory indexes.
+    pub fn open(path: &std::path::Path, period: u64) -> Result<Self, StoreError> {
         Self::from_db(
             sled::Config::new()
                 .path(path)
@@ -160,26 +214,35 @@ impl Store {
     }
 
     /// A store in a temporary directory that is deleted on drop (tests, fuzzing).
-    pub fn temporary() -> Result<Self, sled::Error> {
+    pub fn temporary() -> Result<Self, StoreError> {
         Self::from_db(sled::Config::new().temporary(true).open()?, 86_400)
     }
 
-    fn from_db(db: sled::Db, period: u64) -> Result<Self, sled::Error> {
+    fn from_db(db: sled::Db, period: u64) -> Result<Self, StoreError> {
         let s = Store {
             period: period.max(1),
-            teks: db.open_tree("teks")?,
-            replay: db.open_tree("replay")?,
-            quota: db.open_tree("quota")?,
+            uploads: db.open_tree("uploads")?,
             batches: db.open_tree("batches")?,
             batch_meta: db.open_tree("batch_meta")?,
             meta: db.open_tree("meta")?,
             db,
+            ledger: Arc::default(),
         };
-        // Finish a cleanup that a crash may have interrupted (see `publish`).
-        if let Some(head) = s.head()? {
-            s.remove_pending_before(head.cut)?;
+        let mut l = Ledger {
+            cut: s.head()?.map_or(0, |h| h.cut.0),
+            ..Ledger::default()
+        };
+        for kv in s.uploads.iter() {
+            let (k, v) = kv?;
+            let seq = u64_of(&k);
+            l.add(seq, &Record::decode(&v).ok_or(StoreError::Corrupt(seq))?);
         }
+        *s.ledger() = l;
         Ok(s)
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().expect("store ledger lock")
     }
 
     /// Writes everything to disk (fsync). Prefer [`commit::Committer`], which groups callers.
@@ -187,51 +250,63 @@ impl Store {
         self.db.flush().map(|_| ())
     }
 
-    /// Atomically records an upload: replay record, quota, dedup records and pending keys.
-    /// Either all of it is written or, on any refusal, none of it.
+    /// Records one upload atomically; see [`Store::insert_uploads`].
     pub fn insert_upload(&self, u: &NewUpload) -> Result<(), StoreError> {
-        let mut qk = u.authority.as_str().as_bytes().to_vec();
-        qk.push(0);
-        qk.extend_from_slice(&be(u.day));
-        // Trees: teks, replay, quota, then one per publication window the keys fall in.
-        let mut slots: Vec<u64> = u.keys.iter().map(|(_, r)| self.slot_end(*r)).collect();
-        slots.sort_unstable();
-        slots.dedup();
-        let mut trees = vec![self.teks.clone(), self.replay.clone(), self.quota.clone()];
-        for s in &slots {
-            trees.push(self.db.open_tree(pending_name(*s))?);
-        }
-        let r = trees.as_slice().transaction(|txs| {
-            let (t, r, q) = (&txs[0], &txs[1], &txs[2]);
-            let abort = |e| Err(ConflictableTransactionError::Abort(e));
-            if r.get(&u.replay.0)?.is_some() {
-                return abort(StoreError::Replayed);
+        self.insert_uploads(std::slice::from_ref(u))
+    }
+
+    /// Records uploads atomically, as one record: all of them or, on any refusal, none.
+    /// Each is checked in order for a replayed nonce or certificate, a key stored before (or
+    /// twice in these uploads), and its authority's daily quota.
+    pub fn insert_uploads(&self, uploads: &[NewUpload]) -> Result<(), StoreError> {
+        let mut l = self.ledger();
+        let mut replays = HashSet::default();
+        let mut teks = HashSet::default();
+        let mut used: HashMap<(&str, u64), u64> = HashMap::default();
+        for (i, u) in uploads.iter().enumerate() {
+            if l.replay.contains_key(&u.replay.0) || !replays.insert(&u.replay.0) {
+                return Err(StoreError::Replayed(i));
             }
             for (k, _) in &u.keys {
-                if t.get(k.key.as_bytes())?.is_some() {
-                    return abort(StoreError::KeyExists);
+                let b = k.key.as_bytes();
+                if l.teks.contains(b) || !teks.insert(b) {
+                    return Err(StoreError::KeyExists(i));
                 }
             }
-            let used = q.get(&qk)?.map_or(0, |v| u64_of(&v));
-            if used >= u.quota {
-                return abort(StoreError::QuotaExceeded);
+            let q = used
+                .entry((u.authority.as_str(), u.day))
+                .or_insert_with(|| {
+                    l.quota
+                        .get(&(u.authority.as_str().to_string(), u.day))
+                        .copied()
+                        .unwrap_or(0)
+                });
+            if *q >= u.quota {
+                return Err(StoreError::QuotaExceeded(i));
             }
-            q.insert(qk.as_slice(), &be(used + 1))?;
-            r.insert(u.replay.0.as_slice(), &be(u.replay.1 .0))?;
-            for (k, release) in &u.keys {
-                t.insert(k.key.as_bytes(), &be(u.key_expiry.0))?;
-                let slot = slots
-                    .binary_search(&self.slot_end(*release))
-                    .expect("slot collected above");
-                txs[3 + slot].insert(k.key.as_bytes(), &encode_meta(&k.meta))?;
-            }
-            Ok(())
-        });
-        match r {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
+            *q += 1;
         }
+        let record = Record {
+            entries: uploads
+                .iter()
+                .map(|u| Entry {
+                    authority: u.authority.as_str().to_string(),
+                    day: u.day,
+                    replay: u.replay.0.clone(),
+                    replay_expiry: u.replay.1 .0,
+                    key_expiry: u.key_expiry.0,
+                    keys: u
+                        .keys
+                        .iter()
+                        .map(|(k, release)| (k.clone(), self.slot_end(*release)))
+                        .collect(),
+                })
+                .collect(),
+        };
+        let seq = l.next;
+        self.uploads.insert(be(seq), record.encode())?;
+        l.add(seq, &record);
+        Ok(())
     }
 
     /// The chain head, if any batch was published.
@@ -252,35 +327,37 @@ impl Store {
         (release.0 / self.period + 1) * self.period
     }
 
-    /// The pending trees, by window end.
-    fn pending_trees(&self) -> Result<Vec<(u64, Tree)>, sled::Error> {
-        let mut v = Vec::new();
-        for name in self.db.tree_names() {
-            if let Some(end) = std::str::from_utf8(&name)
-                .ok()
-                .and_then(|n| n.strip_prefix("pending/"))
-                .and_then(|e| e.parse::<u64>().ok())
-            {
-                v.push((end, self.db.open_tree(&name)?));
-            }
+    fn record(&self, seq: u64) -> Result<Option<Record>, StoreError> {
+        match self.uploads.get(be(seq))? {
+            None => Ok(None),
+            Some(v) => Record::decode(&v).map(Some).ok_or(StoreError::Corrupt(seq)),
         }
-        v.sort_by_key(|(e, _)| *e);
-        Ok(v)
     }
 
     /// Pending keys released before `cut` (and not yet published).
-    pub fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, sled::Error> {
-        let mut out = Vec::new();
-        for (end, tree) in self.pending_trees()? {
-            if end > cut.0 {
-                break;
+    pub fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, StoreError> {
+        let (mut seqs, n, published) = {
+            let l = self.ledger();
+            let mut seqs = Vec::new();
+            let mut n = 0;
+            for (s, c) in l.pending.range(..=cut.0).map(|(_, v)| v) {
+                seqs.extend_from_slice(s);
+                n += c;
             }
-            out.reserve(tree.len());
-            for kv in tree.iter() {
-                let (k, v) = kv?;
-                if let Some(dk) = decode_key(&k, &v) {
-                    out.push(dk);
-                }
+            (seqs, n, l.cut)
+        };
+        seqs.sort_unstable();
+        seqs.dedup();
+        let mut out = Vec::with_capacity(n);
+        for seq in seqs {
+            let r = self.record(seq)?.ok_or(StoreError::Corrupt(seq))?;
+            for e in r.entries {
+                out.extend(
+                    e.keys
+                        .into_iter()
+                        .filter(|(_, slot)| *slot > published && *slot <= cut.0)
+                        .map(|(k, _)| k),
+                );
             }
         }
         Ok(out)
@@ -288,12 +365,11 @@ impl Store {
 
     /// Number of keys waiting for publication.
     pub fn pending_count(&self) -> usize {
-        self.pending_trees()
-            .map_or(0, |v| v.iter().map(|(_, t)| t.len()).sum())
+        self.ledger().pending.values().map(|(_, n)| n).sum()
     }
 
-    /// Atomically stores a published batch, its index entry, the new chain head and the new
-    /// index; then removes the published pending keys (idempotent; redone at open after a crash).
+    /// Atomically stores a published batch, its index entry, the new chain head (whose cut
+    /// marks the keys it published) and the new index.
     pub fn publish(
         &self,
         batch: &[u8],
@@ -323,15 +399,9 @@ impl Store {
             TransactionError::Storage(e) => e,
             TransactionError::Abort(()) => unreachable!("the publish transaction never aborts"),
         })?;
-        self.remove_pending_before(head.cut)
-    }
-
-    fn remove_pending_before(&self, cut: UnixTime) -> Result<(), sled::Error> {
-        for (end, _) in self.pending_trees()? {
-            if end <= cut.0 {
-                self.db.drop_tree(pending_name(end))?;
-            }
-        }
+        let mut l = self.ledger();
+        l.cut = head.cut.0;
+        l.pending = l.pending.split_off(&head.cut.0.saturating_add(1));
         Ok(())
     }
 
@@ -369,9 +439,9 @@ impl Store {
         self.batches.get(be(sequence))
     }
 
-    /// Deletes batches whose window ended before `oldest`, and expired dedup, replay and
-    /// quota records. Returns the number of batches removed.
-    pub fn prune(&self, now: UnixTime, oldest: UnixTime) -> Result<usize, sled::Error> {
+    /// Deletes batches whose window ended before `oldest`, and upload records whose keys and
+    /// replay records have expired. Returns the number of batches removed.
+    pub fn prune(&self, now: UnixTime, oldest: UnixTime) -> Result<usize, StoreError> {
         let mut removed = 0;
         for e in self.index_entries()? {
             if e.window_end < oldest {
@@ -380,25 +450,34 @@ impl Store {
                 removed += 1;
             }
         }
-        for tree in [&self.teks, &self.replay] {
-            let mut b = sled::Batch::default();
-            for kv in tree.iter() {
-                let (k, v) = kv?;
-                if u64_of(&v) < now.0 {
-                    b.remove(k);
+        let expired: Vec<(u64, u64)> = {
+            let l = self.ledger();
+            l.expiry
+                .range(..now.0)
+                .flat_map(|(t, v)| v.iter().map(move |s| (*t, *s)))
+                .collect()
+        };
+        for (t, seq) in expired {
+            let Some(r) = self.record(seq)? else { continue };
+            let mut l = self.ledger();
+            if r.entries
+                .iter()
+                .flat_map(|e| &e.keys)
+                .any(|(_, slot)| *slot > l.cut)
+            {
+                continue; // not published yet: keep until it is
+            }
+            self.uploads.remove(be(seq))?;
+            l.remove(&r);
+            if let Some(v) = l.expiry.get_mut(&t) {
+                v.retain(|s| *s != seq);
+                if v.is_empty() {
+                    l.expiry.remove(&t);
                 }
             }
-            tree.apply_batch(b)?;
         }
         let today = now.day();
-        let mut b = sled::Batch::default();
-        for k in self.quota.iter().keys() {
-            let k = k?;
-            if k.len() >= 8 && u64_of(&k[k.len() - 8..]) + 1 < today {
-                b.remove(k);
-            }
-        }
-        self.quota.apply_batch(b)?;
+        self.ledger().quota.retain(|(_, day), _| day + 1 >= today);
         Ok(removed)
     }
 
@@ -406,15 +485,7 @@ impl Store {
     pub fn fingerprint(&self) -> Result<[u8; 32], sled::Error> {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        let pending = self.pending_trees()?;
-        for t in pending.iter().map(|(_, t)| t).chain([
-            &self.teks,
-            &self.replay,
-            &self.quota,
-            &self.batches,
-            &self.batch_meta,
-            &self.meta,
-        ]) {
+        for t in [&self.uploads, &self.batches, &self.batch_meta, &self.meta] {
             h.update(t.name());
             for kv in t.iter() {
                 let (k, v) = kv?;
