@@ -93,7 +93,10 @@ impl KeySchedule {
 
 /// RPIs of `count` consecutive intervals from `start` under an expanded RPIK cipher,
 /// encrypted several blocks at a time.
-pub fn rpis_with(cipher: &Aes128, start: IntervalNumber, count: u32) -> Vec<Rpi> {
+pub fn rpis_with<C>(cipher: &C, start: IntervalNumber, count: u32) -> Vec<Rpi>
+where
+    C: BlockEncrypt + aes::cipher::BlockSizeUser<BlockSize = aes::cipher::consts::U16>,
+{
     let mut blocks: Vec<aes::Block> = (0..count)
         .map(|j| padded_data(IntervalNumber(start.0.wrapping_add(j))).into())
         .collect();

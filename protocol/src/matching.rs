@@ -2,20 +2,21 @@
 //!
 //! Two joins produce the same [`Hit`]s (a test checks it):
 //! - [`ScanStore::match_keys`], the phone's own matcher: for each key, derive its RPIs and probe
-//!   the phone's RPI index. Keys sharing a start interval share their padded blocks; the RPIK
-//!   HMAC uses a precomputed zero-salt state; the index probes a 1 MiB bitmap before the table
-//!   (RPIs are uniformly random, so their first 8 bytes are used as the hash directly).
+//!   the phone's RPI index. Keys are taken a day at a time against a 16 KiB bitmap of that
+//!   day's scans before the table (RPIs are uniformly random, so their bits serve as the hash);
+//!   keys sharing a start interval share their padded blocks; the RPIK HMAC uses a precomputed
+//!   zero-salt state, and the next key's RPIK is derived while this key's RPIs are tested.
 //! - [`DerivedKeys`], for simulators: derive a batch's RPIs once and probe it with each phone's
 //!   scans.
 //!
 //! A hit is accepted if the scan's time lies within the RPI's interval widened by
 //! [`SKEW_TOLERANCE_SECONDS`] on each side (GAEN allows ±2 hours of clock skew).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use aes::cipher::{BlockEncrypt, KeyInit};
-use aes::{Aes128, Block};
+use aes::{Aes128Enc, Block};
 
 use crate::derive::{padded_data, Rpi};
 use crate::keys::TemporaryExposureKey;
@@ -75,7 +76,36 @@ fn prefix(rpi: &Rpi) -> u64 {
     u64::from_le_bytes(rpi[..8].try_into().expect("8 bytes"))
 }
 
-const FILTER_BITS: u32 = 21; // 2 Mbit = 256 KiB (fits L2): ~1% false positives at 20,000 scans
+/// Words of the whole store's bitmap: 2^21 bits = 256 KiB (fits L2), ~1% false positives
+/// at 20,000 scans.
+const FILTER_WORDS: usize = 1 << 15;
+/// Words of a day's bitmap: 2^17 bits = 16 KiB (fits L1 beside the RPIs), ~1% false
+/// positives at the ~1,700 scans of one day of a 20,000-scan store.
+const DAY_WORDS: usize = 1 << 11;
+
+/// Whether `rpi`'s bit is set in a bitmap of `W` words (a power of two), as 0 or 1. The
+/// word comes from the top bits of the RPI's first eight bytes (read little-endian), the bit
+/// in it from the low 6: RPIs are uniformly random, so any bits serve as a hash, and these
+/// cost one shift (a bit test takes its offset mod 64).
+#[inline(always)]
+fn filter_test<const W: usize>(filter: &[u64; W], rpi: &[u8]) -> u64 {
+    let x = u64::from_le_bytes(rpi[..8].try_into().expect("8 bytes"));
+    (filter[(x >> (64 - W.trailing_zeros())) as usize] >> (x & 63)) & 1
+}
+
+/// Sets `rpi`'s bit (see [`filter_test`]).
+fn filter_set<const W: usize>(filter: &mut [u64; W], rpi: &[u8]) {
+    let x = u64::from_le_bytes(rpi[..8].try_into().expect("8 bytes"));
+    filter[(x >> (64 - W.trailing_zeros())) as usize] |= 1 << (x & 63);
+}
+
+/// An all-zero bitmap on the heap.
+fn empty_filter<const W: usize>() -> Box<[u64; W]> {
+    vec![0u64; W]
+        .into_boxed_slice()
+        .try_into()
+        .expect("W words")
+}
 
 /// Whether a sighting at `time` is consistent with an RPI broadcast during `enin`.
 pub fn within_tolerance(enin: IntervalNumber, time: UnixTime) -> bool {
@@ -99,7 +129,7 @@ const SHA256_IV: [u32; 8] = [
 
 fn compress(state: &[u32; 8], block: &[u8; 64]) -> [u32; 8] {
     let mut s = *state;
-    sha2::compress256(&mut s, &[(*block).into()]);
+    compress_in(&mut s, block);
     s
 }
 
@@ -129,33 +159,75 @@ impl Default for RpikDeriver {
     }
 }
 
+/// The state of an RPIK derivation between its compressions (see [`RpikDeriver::step`]).
+#[derive(Clone, Default)]
+struct RpikSteps {
+    a: [u32; 8],
+    b: [u32; 8],
+    prk: [u8; 32],
+}
+
+impl RpikSteps {
+    /// The RPIK, after all six steps.
+    fn okm(&self) -> [u8; 16] {
+        digest_bytes(&self.b)[..16].try_into().expect("16 bytes")
+    }
+}
+
+fn compress_in(state: &mut [u32; 8], block: &[u8; 64]) {
+    sha2::compress256(state, &[(*block).into()]);
+}
+
+fn hmac_pad(key: &[u8; 32], x: u8) -> [u8; 64] {
+    let mut b = [x; 64];
+    for (b, k) in b.iter_mut().zip(key) {
+        *b ^= k;
+    }
+    b
+}
+
 impl RpikDeriver {
-    /// RPIK = HKDF-SHA256(TEK, salt = none, info = "EN-RPIK", 16).
-    pub fn rpik(&self, tek: &TemporaryExposureKey) -> [u8; 16] {
-        // Extract: PRK = HMAC(0^32, TEK).
-        let inner = digest_bytes(&compress(&self.zero_ipad, &last_block(tek.as_bytes(), 64)));
-        let prk = digest_bytes(&compress(&self.zero_opad, &last_block(&inner, 64)));
-        // Expand: OKM = HMAC(PRK, "EN-RPIK" || 0x01).
-        let mut ipad = [0x36u8; 64];
-        let mut opad = [0x5cu8; 64];
-        for i in 0..32 {
-            ipad[i] ^= prk[i];
-            opad[i] ^= prk[i];
+    /// Steps of an RPIK derivation: `step` 0 to 5 in order, one SHA-256 compression each.
+    /// Split so that [`ScanStore::match_keys`] can interleave them with other work.
+    #[inline(always)]
+    fn step(&self, st: &mut RpikSteps, step: usize, tek: &TemporaryExposureKey) {
+        match step {
+            // Extract: PRK = HMAC(0^32, TEK) = H(opad0 || H(ipad0 || TEK)).
+            0 => {
+                st.a = self.zero_ipad;
+                compress_in(&mut st.a, &last_block(tek.as_bytes(), 64));
+            }
+            1 => {
+                st.b = self.zero_opad;
+                compress_in(&mut st.b, &last_block(&digest_bytes(&st.a), 64));
+            }
+            // Expand: OKM = HMAC(PRK, "EN-RPIK" || 0x01).
+            2 => {
+                st.prk = digest_bytes(&st.b);
+                st.a = SHA256_IV;
+                compress_in(&mut st.a, &hmac_pad(&st.prk, 0x36));
+            }
+            3 => {
+                st.b = SHA256_IV;
+                compress_in(&mut st.b, &hmac_pad(&st.prk, 0x5c));
+            }
+            4 => compress_in(&mut st.a, &last_block(b"EN-RPIK\x01", 64)),
+            _ => compress_in(&mut st.b, &last_block(&digest_bytes(&st.a), 64)),
         }
-        let inner = digest_bytes(&compress(
-            &compress(&SHA256_IV, &ipad),
-            &last_block(b"EN-RPIK\x01", 64),
-        ));
-        let okm = digest_bytes(&compress(
-            &compress(&SHA256_IV, &opad),
-            &last_block(&inner, 64),
-        ));
-        okm[..16].try_into().expect("16 bytes")
     }
 
-    /// The AES cipher keyed with RPIK.
-    pub fn rpi_cipher(&self, tek: &TemporaryExposureKey) -> Aes128 {
-        Aes128::new(&self.rpik(tek).into())
+    /// RPIK = HKDF-SHA256(TEK, salt = none, info = "EN-RPIK", 16).
+    pub fn rpik(&self, tek: &TemporaryExposureKey) -> [u8; 16] {
+        let mut st = RpikSteps::default();
+        for step in 0..6 {
+            self.step(&mut st, step, tek);
+        }
+        st.okm()
+    }
+
+    /// The AES cipher keyed with RPIK (encryption only: RPIs are AES encryptions).
+    pub fn rpi_cipher(&self, tek: &TemporaryExposureKey) -> Aes128Enc {
+        Aes128Enc::new(&self.rpik(tek).into())
     }
 }
 
@@ -194,14 +266,23 @@ impl Padded {
 }
 
 /// A phone's scans, indexed by RPI.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ScanStore {
     scans: Vec<Scan>,
     /// RPI prefix → (first index in `order`, count).
     index: PrefixMap<(u32, u32)>,
     /// Scan indices grouped by RPI prefix.
     order: Vec<u32>,
-    filter: Vec<u64>,
+    /// Bitmap of every scan's RPI (see [`filter_test`]).
+    filter: Box<[u64; FILTER_WORDS]>,
+    /// Per UTC day: the same for scans heard within the tolerance of that day.
+    day_filters: HashMap<u32, Box<[u64; DAY_WORDS]>>,
+}
+
+impl Default for ScanStore {
+    fn default() -> Self {
+        ScanStore::new(Vec::new())
+    }
 }
 
 impl ScanStore {
@@ -211,7 +292,7 @@ impl ScanStore {
         order.sort_unstable_by_key(|&i| prefix(&scans[i as usize].rpi));
         let mut index = PrefixMap::default();
         index.reserve(scans.len());
-        let mut filter = vec![0u64; 1 << (FILTER_BITS - 6)];
+        let mut filter = empty_filter::<FILTER_WORDS>();
         let mut i = 0;
         while i < order.len() {
             let p = prefix(&scans[order[i] as usize].rpi);
@@ -220,15 +301,23 @@ impl ScanStore {
                 j += 1;
             }
             index.insert(p, (i as u32, (j - i) as u32));
-            let bit = (p >> (64 - FILTER_BITS)) as usize;
-            filter[bit >> 6] |= 1 << (bit & 63);
+            filter_set(&mut filter, &scans[order[i] as usize].rpi);
             i = j;
+        }
+        let mut day_filters: HashMap<u32, Box<[u64; DAY_WORDS]>> = HashMap::new();
+        for sc in &scans {
+            let first = (sc.time.0.saturating_sub(SKEW_TOLERANCE_SECONDS) / 86_400) as u32;
+            let last = ((sc.time.0 + SKEW_TOLERANCE_SECONDS) / 86_400) as u32;
+            for d in first..=last {
+                filter_set(day_filters.entry(d).or_insert_with(empty_filter), &sc.rpi);
+            }
         }
         ScanStore {
             scans,
             index,
             order,
             filter,
+            day_filters,
         }
     }
 
@@ -251,8 +340,7 @@ impl ScanStore {
     #[inline]
     fn probe(&self, rpi: &Rpi, interval: IntervalNumber, key: u32, out: &mut Vec<Hit>) {
         let p = prefix(rpi);
-        let bit = (p >> (64 - FILTER_BITS)) as usize;
-        if self.filter[bit >> 6] & (1 << (bit & 63)) == 0 {
+        if filter_test(&self.filter, rpi) == 0 {
             return;
         }
         if let Some(&(first, n)) = self.index.get(&p) {
@@ -269,43 +357,118 @@ impl ScanStore {
         }
     }
 
-    /// The phone's matcher: every hit of `keys` in this store, on one thread.
+    /// The phone's matcher: every hit of `keys` in this store, on one thread, in key order.
+    ///
+    /// Keys are taken a UTC day at a time. A day-aligned key (GAEN keys are) can only match
+    /// scans heard during its day widened by the skew tolerance, so its RPIs are tested
+    /// against that day's bitmap: 16 KiB, which stays in L1 cache, and about as selective as
+    /// the whole store's 256 KiB one. Keys of a day without scans cannot match and are
+    /// skipped. Other keys are tested against the whole store's bitmap.
+    ///
+    /// Within a day the loop is software-pipelined: while key *i*'s RPIs are tested, key
+    /// *i + 1*'s RPIK is derived, one SHA-256 compression between each sixth of the tests. A
+    /// lone compression chain leaves the integer units idle while it waits on SHA round
+    /// latency; the bitmap tests (loads and bit tests) fill those gaps.
     pub fn match_keys(&self, keys: &[DiagnosisKey]) -> Vec<Hit> {
+        // Copies, so that each day's keys are contiguous (the loop is too slow for the CPU to
+        // run ahead to a cache miss on the next key).
+        let mut days: BTreeMap<u32, Vec<(u32, DiagnosisKey)>> = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            let start = k.meta.rolling_start.0;
+            let day = if start % 144 == 0 && k.meta.rolling_period <= 144 {
+                start / 144
+            } else {
+                u32::MAX // not day-aligned
+            };
+            days.entry(day).or_default().push((i as u32, k.clone()));
+        }
+        let mut out = Vec::new();
+        for (day, group) in days {
+            if day == u32::MAX {
+                self.match_group(&group, &self.filter, &mut out);
+            } else if let Some(filter) = self.day_filters.get(&day) {
+                self.match_group(&group, filter, &mut out);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Matches the keys of `group` (with their indices), testing RPIs against `filter` first.
+    fn match_group<const W: usize>(
+        &self,
+        group: &[(u32, DiagnosisKey)],
+        filter: &[u64; W],
+        out: &mut Vec<Hit>,
+    ) {
         let deriver = RpikDeriver::default();
         let mut padded = Padded {
             cache: HashMap::default(),
         };
-        let mut out = Vec::new();
-        let mut rpis = vec![Block::default(); 144];
-        for (ki, k) in keys.iter().enumerate() {
-            let n = usize::from(k.meta.rolling_period);
-            let blocks = padded.get(k.meta.rolling_start, k.meta.rolling_period);
-            let cipher = deriver.rpi_cipher(&k.key);
-            cipher
-                .encrypt_blocks_b2b(blocks, &mut rpis[..n])
-                .expect("equal lengths");
-            // A branch-free pass over the bitmap; the table only for candidates (~1%).
-            let mut cand = [0u64; 3];
-            for (j, b) in rpis[..n].iter().enumerate() {
-                let bit = (u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
-                    >> (64 - FILTER_BITS)) as usize;
-                cand[j >> 6] |= ((self.filter[bit >> 6] >> (bit & 63)) & 1) << (j & 63);
+        let mut rpis = [Block::default(); 144];
+        let mut st = RpikSteps::default();
+        if let Some((_, first)) = group.first() {
+            for step in 0..6 {
+                deriver.step(&mut st, step, &first.key);
             }
-            for (w, mut word) in cand.into_iter().enumerate() {
-                while word != 0 {
-                    let j = w * 64 + word.trailing_zeros() as usize;
-                    word &= word - 1;
-                    let rpi: &Rpi = rpis[j].as_ref();
+        }
+        for (pos, (ki, k)) in group.iter().enumerate() {
+            let n = usize::from(k.meta.rolling_period).min(144);
+            let blocks = padded.get(k.meta.rolling_start, k.meta.rolling_period);
+            Aes128Enc::new(&st.okm().into())
+                .encrypt_blocks_b2b(&blocks[..n], &mut rpis[..n])
+                .expect("equal lengths");
+            let next = group.get(pos + 1).map(|(_, k)| &k.key);
+            // Branch-free bitmap tests, 48 RPIs per mask word (the first RPI in the highest
+            // bit), with a compression of the next key's RPIK before each 24.
+            let mut masks = [(0u64, 0usize); 3];
+            macro_rules! part {
+                ($step:expr, $m:expr, $rpis:expr) => {
+                    if let Some(next) = next {
+                        deriver.step(&mut st, $step, next);
+                    }
+                    for b in $rpis {
+                        $m = ($m << 1) | filter_test(filter, b);
+                    }
+                };
+            }
+            if n == 144 {
+                // A whole day, as GAEN keys are: six parts with constant step numbers.
+                for (c, m) in masks.iter_mut().enumerate() {
+                    *m = (0, 48);
+                    let chunk = &rpis[c * 48..c * 48 + 48];
+                    part!(2 * c, m.0, &chunk[..24]);
+                    part!(2 * c + 1, m.0, &chunk[24..]);
+                }
+            } else {
+                for (c, chunk) in rpis[..n].chunks(48).enumerate() {
+                    let mut m = 0u64;
+                    for (h, p) in chunk.chunks(24).enumerate() {
+                        part!(2 * c + h, m, p);
+                    }
+                    masks[c] = (m, chunk.len());
+                }
+                // Fewer than six parts of 24: finish the next key's RPIK.
+                if let Some(next) = next {
+                    for step in n.div_ceil(24)..6 {
+                        deriver.step(&mut st, step, next);
+                    }
+                }
+            }
+            // The table only for candidates (~1% of RPIs).
+            for (c, (mut m, len)) in masks.into_iter().enumerate() {
+                while m != 0 {
+                    let j = c * 48 + len - 1 - m.trailing_zeros() as usize;
+                    m &= m - 1;
                     self.probe(
-                        rpi,
+                        rpis[j].as_ref(),
                         IntervalNumber(k.meta.rolling_start.0.wrapping_add(j as u32)),
-                        ki as u32,
-                        &mut out,
+                        *ki,
+                        out,
                     );
                 }
             }
         }
-        out
     }
 
     /// [`Self::match_keys`] split across `threads` threads (hits in key order).

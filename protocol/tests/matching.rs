@@ -112,6 +112,25 @@ fn day_boundaries_and_partial_periods() {
 }
 
 #[test]
+fn skew_tolerance_edges_across_midnight() {
+    // A day-aligned key is probed against its day's scans widened by the tolerance: scans of
+    // the evening before and the morning after must still match its first and last RPIs.
+    let key = [dkey(1, DAY, 144, ReportType::ConfirmedTest, None)];
+    let tol = SKEW_TOLERANCE_SECONDS;
+    let hits = |t: u64, skew: i64| {
+        ScanStore::new(vec![heard(1, t, skew, 0, -60, 300)])
+            .match_keys(&key)
+            .len()
+    };
+    // Interval 0 heard 2 h early (sender ahead by 2 h), on the receiver's previous day.
+    assert_eq!(hits(day_start(DAY) - tol, tol as i64), 1);
+    assert_eq!(hits(day_start(DAY) - tol - 1, tol as i64 + 1), 0);
+    // Interval 143 heard up to 2 h late (sender behind by 2 h), on the receiver's next day.
+    assert_eq!(hits(day_start(DAY + 1) + tol - 1, -(tol as i64)), 1);
+    assert_eq!(hits(day_start(DAY + 1) + tol, -(tol as i64) - 1), 0);
+}
+
+#[test]
 fn skew_tolerance_edges() {
     let t = day_start(DAY) + 43_200;
     let tol = SKEW_TOLERANCE_SECONDS as i64;
@@ -223,30 +242,35 @@ fn scores_match_hand_computation() {
 #[test]
 fn both_joins_and_threads_agree() {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+    // Mostly day-aligned keys of 14 days; every fifth starts mid-day with a shorter period.
     let keys: Vec<DiagnosisKey> = (0..5000u32)
         .map(|i| DiagnosisKey {
             key: TemporaryExposureKey::from_bytes(rng.gen()),
             meta: KeyMetadata {
-                rolling_start: IntervalNumber((DAY - i % 14) * 144),
-                rolling_period: 144,
+                rolling_start: IntervalNumber(
+                    (DAY - i % 14) * 144 + [0, 37][(i % 5 == 0) as usize],
+                ),
+                rolling_period: [144, 100][(i % 5 == 0) as usize],
                 transmission_risk: 2,
                 report_type: ReportType::ConfirmedTest,
                 days_since_onset: None,
             },
         })
         .collect();
-    // 20,000 scans: 300 from published keys, the rest random.
+    // 20,000 scans: 300 from published keys (heard anywhere within the skew tolerance), the
+    // rest random.
     let mut scans = Vec::new();
     for i in 0..300usize {
         let k = &keys[i * 7];
         let ks = KeySchedule::new(&k.key);
-        let j = rng.gen_range(0..144);
+        let j = rng.gen_range(0..u32::from(k.meta.rolling_period));
         let iv = IntervalNumber(k.meta.rolling_start.0 + j);
         let rpi = ks.rpi(iv);
+        let tol = SKEW_TOLERANCE_SECONDS;
         scans.push(Scan {
             rpi,
             aem: [0; 4],
-            time: iv.start().plus(rng.gen_range(0..600)),
+            time: iv.start().minus(tol).plus(rng.gen_range(0..600 + 2 * tol)),
             rssi: -60,
             seconds: 300,
         });
