@@ -12,7 +12,7 @@
 //! A hit is accepted if the scan's time lies within the RPI's interval widened by
 //! [`SKEW_TOLERANCE_SECONDS`] on each side (GAEN allows ±2 hours of clock skew).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use aes::cipher::{BlockEncrypt, KeyInit};
@@ -190,12 +190,12 @@ impl RpikDeriver {
     /// Steps of an RPIK derivation: `step` 0 to 5 in order, one SHA-256 compression each.
     /// Split so that [`ScanStore::match_keys`] can interleave them with other work.
     #[inline(always)]
-    fn step(&self, st: &mut RpikSteps, step: usize, tek: &TemporaryExposureKey) {
+    fn step(&self, st: &mut RpikSteps, step: usize, tek: &[u8; 16]) {
         match step {
             // Extract: PRK = HMAC(0^32, TEK) = H(opad0 || H(ipad0 || TEK)).
             0 => {
                 st.a = self.zero_ipad;
-                compress_in(&mut st.a, &last_block(tek.as_bytes(), 64));
+                compress_in(&mut st.a, &last_block(tek, 64));
             }
             1 => {
                 st.b = self.zero_opad;
@@ -220,7 +220,7 @@ impl RpikDeriver {
     pub fn rpik(&self, tek: &TemporaryExposureKey) -> [u8; 16] {
         let mut st = RpikSteps::default();
         for step in 0..6 {
-            self.step(&mut st, step, tek);
+            self.step(&mut st, step, tek.as_bytes());
         }
         st.okm()
     }
@@ -263,6 +263,17 @@ impl Padded {
                     .collect()
             })
     }
+}
+
+/// One key to match, copied from the caller's slice.
+#[derive(Clone, Copy, Default)]
+struct Job {
+    /// Index in the caller's slice.
+    index: u32,
+    start: IntervalNumber,
+    period: u8,
+    /// The TEK's bytes (a published key).
+    tek: [u8; 16],
 }
 
 /// A phone's scans, indexed by RPI.
@@ -370,55 +381,76 @@ impl ScanStore {
     /// lone compression chain leaves the integer units idle while it waits on SHA round
     /// latency; the bitmap tests (loads and bit tests) fill those gaps.
     pub fn match_keys(&self, keys: &[DiagnosisKey]) -> Vec<Hit> {
-        // Copies, so that each day's keys are contiguous (the loop is too slow for the CPU to
-        // run ahead to a cache miss on the next key).
-        let mut days: BTreeMap<u32, Vec<(u32, DiagnosisKey)>> = BTreeMap::new();
-        for (i, k) in keys.iter().enumerate() {
+        // A counting sort by day into one contiguous array (the loop is too slow for the CPU
+        // to run ahead to a cache miss on the next key); the last bucket holds keys that are
+        // not day-aligned, or all keys if their days span more than 64.
+        let day_of = |k: &DiagnosisKey| {
             let start = k.meta.rolling_start.0;
-            let day = if start % 144 == 0 && k.meta.rolling_period <= 144 {
-                start / 144
-            } else {
-                u32::MAX // not day-aligned
+            (start % 144 == 0 && k.meta.rolling_period <= 144).then_some(start / 144)
+        };
+        let first = keys.iter().filter_map(day_of).min().unwrap_or(0);
+        let last = keys.iter().filter_map(day_of).max().unwrap_or(0);
+        let span = if last - first < 64 {
+            (last - first + 1) as usize
+        } else {
+            0
+        };
+        let bucket = |k: &DiagnosisKey| match day_of(k) {
+            Some(d) if span > 0 => (d - first) as usize,
+            _ => span,
+        };
+        let mut starts = vec![0usize; span + 2];
+        for k in keys {
+            starts[bucket(k) + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut jobs = vec![Job::default(); keys.len()];
+        let mut next = starts.clone();
+        for (i, k) in keys.iter().enumerate() {
+            let b = bucket(k);
+            jobs[next[b]] = Job {
+                index: i as u32,
+                start: k.meta.rolling_start,
+                period: k.meta.rolling_period,
+                tek: *k.key.as_bytes(),
             };
-            days.entry(day).or_default().push((i as u32, k.clone()));
+            next[b] += 1;
         }
         let mut out = Vec::new();
-        for (day, group) in days {
-            if day == u32::MAX {
-                self.match_group(&group, &self.filter, &mut out);
-            } else if let Some(filter) = self.day_filters.get(&day) {
-                self.match_group(&group, filter, &mut out);
+        for b in 0..=span {
+            let group = &jobs[starts[b]..starts[b + 1]];
+            if b == span {
+                self.match_group(group, &self.filter, &mut out);
+            } else if let Some(filter) = self.day_filters.get(&(first + b as u32)) {
+                self.match_group(group, filter, &mut out);
             }
         }
         out.sort_unstable();
         out
     }
 
-    /// Matches the keys of `group` (with their indices), testing RPIs against `filter` first.
-    fn match_group<const W: usize>(
-        &self,
-        group: &[(u32, DiagnosisKey)],
-        filter: &[u64; W],
-        out: &mut Vec<Hit>,
-    ) {
+    /// Matches the keys of `group`, testing RPIs against `filter` first.
+    fn match_group<const W: usize>(&self, group: &[Job], filter: &[u64; W], out: &mut Vec<Hit>) {
         let deriver = RpikDeriver::default();
         let mut padded = Padded {
             cache: HashMap::default(),
         };
         let mut rpis = [Block::default(); 144];
         let mut st = RpikSteps::default();
-        if let Some((_, first)) = group.first() {
+        if let Some(first) = group.first() {
             for step in 0..6 {
-                deriver.step(&mut st, step, &first.key);
+                deriver.step(&mut st, step, &first.tek);
             }
         }
-        for (pos, (ki, k)) in group.iter().enumerate() {
-            let n = usize::from(k.meta.rolling_period).min(144);
-            let blocks = padded.get(k.meta.rolling_start, k.meta.rolling_period);
+        for (pos, k) in group.iter().enumerate() {
+            let n = usize::from(k.period).min(144);
+            let blocks = padded.get(k.start, k.period);
             Aes128Enc::new(&st.okm().into())
                 .encrypt_blocks_b2b(&blocks[..n], &mut rpis[..n])
                 .expect("equal lengths");
-            let next = group.get(pos + 1).map(|(_, k)| &k.key);
+            let next = group.get(pos + 1).map(|k| &k.tek);
             // Branch-free bitmap tests, 48 RPIs per mask word (the first RPI in the highest
             // bit), with a compression of the next key's RPIK before each 24.
             let mut masks = [(0u64, 0usize); 3];
@@ -462,8 +494,8 @@ impl ScanStore {
                     m &= m - 1;
                     self.probe(
                         rpis[j].as_ref(),
-                        IntervalNumber(k.meta.rolling_start.0.wrapping_add(j as u32)),
-                        *ki,
+                        IntervalNumber(k.start.0.wrapping_add(j as u32)),
+                        k.index,
                         out,
                     );
                 }
