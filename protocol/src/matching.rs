@@ -386,7 +386,7 @@ impl ScanStore {
         // not day-aligned, or all keys if their days span more than 64.
         let day_of = |k: &DiagnosisKey| {
             let start = k.meta.rolling_start.0;
-            (start % 144 == 0 && k.meta.rolling_period <= 144).then_some(start / 144)
+            (start.is_multiple_of(144) && k.meta.rolling_period <= 144).then_some(start / 144)
         };
         let first = keys.iter().filter_map(day_of).min().unwrap_or(0);
         let last = keys.iter().filter_map(day_of).max().unwrap_or(0);
