@@ -166,7 +166,9 @@ enum AuthorityCmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Sign a case report for a patient's keys and upload it.
+    /// Sign a case report for a patient's keys and upload it; with several --keys files, sign
+    /// one report per file and upload them in one bulk request (stored all together or not at
+    /// all; a refusal names the file's position, counting from 0).
     ///
     /// KEYS.json is a JSON array of objects
     /// {"key": "<16 bytes, base64>", "rolling_start": <ENIN>, "rolling_period": 1..144,
@@ -181,9 +183,9 @@ enum AuthorityCmd {
         /// The authority's private key file.
         #[arg(long)]
         key: PathBuf,
-        /// The patient's keys (see above).
-        #[arg(long)]
-        keys: PathBuf,
+        /// The patient's keys (see above); repeat for several patients.
+        #[arg(long, required = true)]
+        keys: Vec<PathBuf>,
         /// How the case was established.
         #[arg(long, value_enum, default_value = "confirmed")]
         report_type: Rt,
@@ -367,24 +369,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let sk = authority::read_key(&key)?;
-            let keys = authority::read_keys(&keys)?;
-            let report = authority::case_report(
-                &authority,
-                &region,
-                &sk,
-                keys,
-                report_type.into(),
-                onset.map(IntervalNumber),
-                now(),
-                &mut rand::rngs::OsRng,
-            )?;
+            let mut reports = Vec::with_capacity(keys.len());
+            for file in &keys {
+                let report = authority::case_report(
+                    &authority,
+                    &region,
+                    &sk,
+                    authority::read_keys(file)?,
+                    report_type.into(),
+                    onset.map(IntervalNumber),
+                    now(),
+                    &mut rand::rngs::OsRng,
+                )?;
+                reports.push(b64.encode(&report));
+            }
             let client = Client::new(&server, ca.as_deref())?;
-            let body = en_server::api::CaseUpload {
-                report: b64.encode(&report),
-                padding: None,
-            };
-            let r = runtime()?.block_on(client.post_json("/v1/cases", &body))?;
-            println!("accepted {} keys", r.accepted_keys);
+            if let [report] = reports.as_slice() {
+                let body = en_server::api::CaseUpload {
+                    report: report.clone(),
+                    padding: None,
+                };
+                let r: en_server::api::UploadAccepted =
+                    runtime()?.block_on(client.post_json("/v1/cases", &body))?;
+                println!("accepted {} keys", r.accepted_keys);
+            } else {
+                let body = en_server::api::BulkCaseUpload { reports };
+                let r: en_server::api::BulkAccepted =
+                    runtime()?.block_on(client.post_json("/v1/cases/bulk", &body))?;
+                println!(
+                    "accepted {} reports, {} keys",
+                    r.accepted_reports, r.accepted_keys
+                );
+            }
         }
         Command::Authority {
             action:
@@ -462,7 +478,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 padding: None,
             };
             let client = Client::new(&server, ca.as_deref())?;
-            let r = runtime()?.block_on(client.post_json("/v1/publish", &body))?;
+            let r: en_server::api::UploadAccepted =
+                runtime()?.block_on(client.post_json("/v1/publish", &body))?;
             println!("accepted {} keys", r.accepted_keys);
         }
         Command::Phone {
@@ -477,7 +494,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 padding: None,
             };
             let client = Client::new(&server, ca.as_deref())?;
-            runtime()?.block_on(client.post_json("/v1/publish", &body))?;
+            let _: en_server::api::UploadAccepted =
+                runtime()?.block_on(client.post_json("/v1/publish", &body))?;
             println!("fake upload sent");
         }
         Command::Fetch {

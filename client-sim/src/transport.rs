@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use en_server::api::{ErrorBody, UploadAccepted};
+use en_server::api::ErrorBody;
 
 /// A client for one server.
 #[derive(Clone)]
@@ -79,11 +79,11 @@ impl Client {
     }
 
     /// POSTs a JSON body to `path` and parses the acceptance.
-    pub async fn post_json<T: serde::Serialize>(
+    pub async fn post_json<T: serde::Serialize, R: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &T,
-    ) -> anyhow::Result<UploadAccepted> {
+    ) -> anyhow::Result<R> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))

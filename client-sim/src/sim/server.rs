@@ -221,7 +221,7 @@ impl SimServer {
     ) -> anyhow::Result<()> {
         let b64 = base64::engine::general_purpose::STANDARD;
         self.upload_requests += 1;
-        let r = if via_authority {
+        let r: anyhow::Result<en_server::api::UploadAccepted> = if via_authority {
             let report = crate::authority::case_report(
                 &self.authority,
                 "VN",
