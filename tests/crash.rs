@@ -122,7 +122,10 @@ async fn sigkill_loses_no_acknowledged_upload() {
                 )
                 .unwrap();
                 match client
-                    .post_json("/v1/cases", &TestServer::case_body(&report))
+                    .post_json::<_, en_server::api::UploadAccepted>(
+                        "/v1/cases",
+                        &TestServer::case_body(&report),
+                    )
                     .await
                 {
                     Ok(_) => acked
