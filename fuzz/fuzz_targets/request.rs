@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let is_upload = req.method() == hyper::Method::POST
-        && matches!(req.uri().path(), "/v1/cases" | "/v1/publish");
+        && matches!(
+            req.uri().path(),
+            "/v1/cases" | "/v1/cases/bulk" | "/v1/publish"
+        );
     let h = en_fuzz::harness();
     let before = h.state.store.fingerprint().unwrap();
     let resp = h.rt.block_on(en_server::http::handle(h.state.clone(), req));

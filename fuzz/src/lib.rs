@@ -85,8 +85,8 @@ pub fn harness() -> &'static Harness {
 
 /// Methods the request target chooses from.
 pub const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"];
-/// Paths the request target chooses from (the last is followed by a number).
-pub const PATHS: [&str; 8] = [
+/// Paths the request target chooses from (a path ending in `/` is followed by a number).
+pub const PATHS: [&str; 9] = [
     "/v1/cases",
     "/v1/publish",
     "/v1/index",
@@ -95,6 +95,7 @@ pub const PATHS: [&str; 8] = [
     "/metrics",
     "/nope",
     "/v1/batches/",
+    "/v1/cases/bulk",
 ];
 /// Content types the request target chooses from.
 pub const CONTENT_TYPES: [Option<&str>; 4] = [

@@ -72,7 +72,8 @@ fn main() {
     let today = now.interval().day_start().0;
     let b64 = base64::engine::general_purpose::STANDARD;
     let req = corpus.join("request");
-    for i in 0..4u8 {
+    let mut bulk = Vec::new();
+    for i in 0..6u8 {
         let keys: Vec<UploadKey> = (1..=3u32)
             .map(|d| UploadKey {
                 key: TemporaryExposureKey::from_bytes([i * 16 + d as u8; 16]),
@@ -90,9 +91,12 @@ fn main() {
             nonce: [i; 16],
             keys,
         };
-        let body =
-            serde_json::json!({"report": b64.encode(r.sign(&en_fuzz::authority_key()).unwrap())})
-                .to_string();
+        let report = b64.encode(r.sign(&en_fuzz::authority_key()).unwrap());
+        if i >= 4 {
+            bulk.push(report);
+            continue;
+        }
+        let body = serde_json::json!({ "report": report }).to_string();
         write(
             &req,
             &format!("case-{i}"),
@@ -106,6 +110,12 @@ fn main() {
         "publish-fake",
         &en_fuzz::request_bytes(1, 1, 0, 0, publish.to_string().as_bytes()),
     );
+    let body = serde_json::json!({ "reports": bulk }).to_string();
+    write(
+        &req,
+        "cases-bulk",
+        &en_fuzz::request_bytes(1, 8, 0, 0, body.as_bytes()),
+    );
     write(&req, "index", &en_fuzz::request_bytes(0, 2, 3, 0, b""));
     write(&req, "batch", &en_fuzz::request_bytes(0, 7, 3, 1, b""));
     write(
@@ -113,6 +123,6 @@ fn main() {
         "junk-json",
         &en_fuzz::request_bytes(1, 0, 0, 0, b"{\"report\": [1,2"),
     );
-    n += 8;
+    n += 9;
     println!("wrote {n} seed inputs under {}", corpus.display());
 }
