@@ -1,6 +1,7 @@
 //! Durability: the real server runs in a child process; it is killed with SIGKILL during a
 //! stream of uploads, restarted on the same data directory, and every upload it had
-//! acknowledged must appear in the published batches. Then SIGTERM stops it cleanly (exit 0).
+//! acknowledged must appear in the published batches, and no upload may appear in part. Then
+//! SIGTERM stops it cleanly (exit 0).
 
 mod common;
 
@@ -93,12 +94,14 @@ async fn sigkill_loses_no_acknowledged_upload() {
     let (mut child, port) = spawn_child(&dir);
     let client = Client::new(&format!("https://localhost:{port}"), Some(&ca)).unwrap();
     let acked: Arc<Mutex<Vec<[u8; 16]>>> = Arc::default();
+    let sent: Arc<Mutex<Vec<Vec<[u8; 16]>>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tasks = Vec::new();
     for w in 0..4u64 {
-        let (client, acked, stop, authority) = (
+        let (client, acked, sent, stop, authority) = (
             client.clone(),
             acked.clone(),
+            sent.clone(),
             stop.clone(),
             authority.clone(),
         );
@@ -121,6 +124,9 @@ async fn sigkill_loses_no_acknowledged_upload() {
                     &mut rng,
                 )
                 .unwrap();
+                sent.lock()
+                    .unwrap()
+                    .push(keys.iter().map(|k| *k.key.as_bytes()).collect());
                 match client
                     .post_json::<_, en_server::api::UploadAccepted>(
                         "/v1/cases",
@@ -159,7 +165,7 @@ async fn sigkill_loses_no_acknowledged_upload() {
     let (mut child, port) = spawn_child(&dir);
     let client = Client::new(&format!("https://localhost:{port}"), Some(&ca)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let missing = loop {
+    let (missing, published) = loop {
         let synced = en_sim::fetch::sync(&client, &export, None).await.unwrap();
         let published: HashSet<[u8; 16]> = synced
             .batches
@@ -168,7 +174,7 @@ async fn sigkill_loses_no_acknowledged_upload() {
             .collect();
         let missing = acked.iter().filter(|k| !published.contains(*k)).count();
         if missing == 0 || Instant::now() > deadline {
-            break missing;
+            break (missing, published);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
@@ -178,6 +184,16 @@ async fn sigkill_loses_no_acknowledged_upload() {
         "{missing} of {} acknowledged keys were lost",
         acked.len()
     );
+    // Uploads in flight at the kill may or may not have been stored, but never in part: each
+    // upload's keys (all released in the same window) are published all together or not at all.
+    for keys in sent.lock().unwrap().iter() {
+        let n = keys.iter().filter(|k| published.contains(*k)).count();
+        assert!(
+            n == 0 || n == keys.len(),
+            "an upload was stored in part ({n} of {})",
+            keys.len()
+        );
+    }
 
     // SIGTERM: stop accepting, finish, flush, exit 0.
     let status = Command::new("sh") // the shell builtin: no dependency on procps
