@@ -26,12 +26,15 @@ enum Command {
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         dir: PathBuf,
     },
-    /// Serve HTTPS. Without --config, uses ./en-data/config.toml, creating the data directory
-    /// first if it does not exist.
+    /// Serve HTTPS. Without --config, uses DIR/config.toml (DIR: --dir, default ./en-data),
+    /// creating and initialising the data directory first if it does not exist.
     Serve {
         /// Configuration file (its directory is the data directory).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "dir")]
         config: Option<PathBuf>,
+        /// Data directory (as for `init` and `authority`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Serve plain HTTP instead of HTTPS (only behind a TLS-terminating proxy).
         #[arg(long)]
         insecure_http: bool,
@@ -123,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve {
             config,
+            dir,
             insecure_http,
             listen,
             virtual_clock,
@@ -131,7 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let file = match config {
                 Some(f) => f,
                 None => {
-                    let dir = PathBuf::from(DEFAULT_DATA_DIR);
+                    let dir = dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
                     if !dir.join(CONFIG_FILE).exists() {
                         let r = config::init(&dir)?;
                         tracing::info!(dir = %dir.display(), export_public_key = %r.export_public_key, "initialised a new data directory");
