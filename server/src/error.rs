@@ -146,7 +146,7 @@ impl From<StoreError> for ApiError {
                 "quota_exceeded",
                 "The health authority's daily upload quota is used up; try again tomorrow.",
             ),
-            e @ (StoreError::Io(_) | StoreError::Corrupt(_)) => {
+            e @ (StoreError::Io(_) | StoreError::Corrupt(_) | StoreError::OldLayout) => {
                 tracing::error!(error = %e, "storage failure");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -155,3 +155,20 @@ fn records_of_unpublished_keys_outlive_their_expiry() {
         Err(StoreError::KeyExists(0))
     ));
 }
+
+#[test]
+fn a_database_in_the_earlier_layout_is_refused_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = sled::open(&path).unwrap();
+        db.open_tree("pending/00000000001762646400")
+            .unwrap()
+            .insert([1u8; 16], &[0u8; 8])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let e = Store::open(&path, DAY).err().expect("refused");
+    assert!(matches!(e, StoreError::OldLayout), "{e}");
+    assert!(e.to_string().contains("earlier en-server"), "{e}");
+}

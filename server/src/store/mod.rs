@@ -60,6 +60,12 @@ pub enum StoreError {
     /// A stored record cannot be decoded.
     #[error("corrupt upload record {0}")]
     Corrupt(u64),
+    /// The database was written with the store layout of an earlier version.
+    #[error(
+        "this database uses the store layout of an earlier en-server (trees `teks`, \
+         `pending/…`); publish its pending keys with that version, then start a new data directory"
+    )]
+    OldLayout,
 }
 
 /// The head of the published hash chain.
@@ -194,7 +200,7 @@ impl StoreError {
             StoreError::Replayed(i) | StoreError::KeyExists(i) | StoreError::QuotaExceeded(i) => {
                 Some(*i)
             }
-            StoreError::Io(_) | StoreError::Corrupt(_) => None,
+            StoreError::Io(_) | StoreError::Corrupt(_) | StoreError::OldLayout => None,
         }
     }
 }
@@ -219,6 +225,14 @@ impl Store {
     }
 
     fn from_db(db: sled::Db, period: u64) -> Result<Self, StoreError> {
+        // Refuse rather than silently ignore keys stored in the earlier layout.
+        if db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"teks" || n.starts_with(b"pending/"))
+        {
+            return Err(StoreError::OldLayout);
+        }
         let s = Store {
             period: period.max(1),
             uploads: db.open_tree("uploads")?,
