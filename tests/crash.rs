@@ -167,11 +167,13 @@ async fn sigkill_loses_no_acknowledged_upload() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let (missing, published) = loop {
         let synced = en_sim::fetch::sync(&client, &export, None).await.unwrap();
-        let published: HashSet<[u8; 16]> = synced
+        let all: Vec<[u8; 16]> = synced
             .batches
             .iter()
             .flat_map(|(b, _)| b.keys().iter().map(|k| *k.key.as_bytes()))
             .collect();
+        let published: HashSet<[u8; 16]> = all.iter().copied().collect();
+        assert_eq!(published.len(), all.len(), "a key was published twice");
         let missing = acked.iter().filter(|k| !published.contains(*k)).count();
         if missing == 0 || Instant::now() > deadline {
             break (missing, published);

@@ -241,3 +241,81 @@ async fn tampered_batches_are_refused_by_phones() {
     assert!(en_sim::fetch::accept_batch(&bytes, None, &other, None).is_err());
     s.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_while_batches_close_are_published_exactly_once() {
+    // One-second windows while four clients upload for three seconds: several windows close
+    // under a stream of uploads, and each acknowledged key must be in exactly one batch (none
+    // lost at a window's edge, none published twice).
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 1;
+    cfg.min_batch_size = 5;
+    cfg.authority_daily_upload_quota = 1_000_000;
+    let s = TestServer::start_with(cfg).await;
+    let head_before = s.state.store.head().unwrap().map_or(0, |h| h.sequence);
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<[u8; 16]>::new()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut tasks = Vec::new();
+    for w in 0..4u64 {
+        let (client, acked, key) = (
+            s.client.clone(),
+            acked.clone(),
+            en_protocol::keys::SigningKey::from_seed(&s.authority.to_seed()),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(w);
+            while std::time::Instant::now() < deadline {
+                let keys = en_sim::authority::phone_keys(2, now(), &mut rng);
+                let report = en_sim::authority::case_report(
+                    AUTHORITY,
+                    "VN",
+                    &key,
+                    keys.clone(),
+                    ReportType::ConfirmedTest,
+                    None,
+                    now(),
+                    &mut rng,
+                )
+                .unwrap();
+                let _: en_server::api::UploadAccepted = client
+                    .post_json("/v1/cases", &TestServer::case_body(&report))
+                    .await
+                    .unwrap();
+                acked
+                    .lock()
+                    .unwrap()
+                    .extend(keys.iter().map(|k| *k.key.as_bytes()));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let during = s.state.store.head().unwrap().map_or(0, |h| h.sequence) - head_before;
+    assert!(
+        during >= 2,
+        "only {during} batches closed during the uploads"
+    );
+    // Every key uploaded so far is released by the next boundary: wait for two more batches.
+    let seq = s.wait_for_batch(head_before + during).await;
+    s.wait_for_batch(seq).await;
+    let synced = en_sim::fetch::sync(&s.client, &s.export, None)
+        .await
+        .unwrap();
+    let mut count: std::collections::HashMap<[u8; 16], usize> = Default::default();
+    for (b, _) in &synced.batches {
+        for k in b.keys() {
+            *count.entry(*k.key.as_bytes()).or_default() += 1;
+        }
+    }
+    let acked = acked.lock().unwrap();
+    assert!(acked.len() >= 100, "only {} keys uploaded", acked.len());
+    for k in acked.iter() {
+        assert_eq!(
+            count.get(k),
+            Some(&1),
+            "an acknowledged key is not in exactly one batch"
+        );
+    }
+    s.stop().await.unwrap();
+}

@@ -32,8 +32,11 @@ fn fallback_metadata(boundary: UnixTime) -> Vec<KeyMetadata> {
 
 /// Closes the window ending at `boundary` if it is due. Returns the new batch's header.
 ///
-/// Holds the publication cut's write lock while reading pending keys and committing, so an
-/// upload either lands before the cut (and is in this batch) or after it (and is in the next).
+/// First moves the publication cut to `boundary` under its write lock: uploads hold the read
+/// side while inserting, so once the write side is taken every upload released before the
+/// boundary is in the store, and every later one is released after it (in the next window).
+/// The lock is held only for that moment, not while the batch is read, padded and signed.
+/// If building the batch fails, the next attempt reads the same keys again.
 pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Option<BatchHeader>> {
     let period = state.cfg.config.batch_period_seconds;
     let head = state.store.head()?;
@@ -43,7 +46,10 @@ pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Opti
     if boundary <= window_start {
         return Ok(None);
     }
-    let mut cut = state.cut.write().expect("cut lock");
+    {
+        let mut cut = state.cut.write().expect("cut lock");
+        *cut = (*cut).max(boundary);
+    }
     let t0 = std::time::Instant::now();
     let real = state.store.released_before(boundary)?;
     let t_read = t0.elapsed();
@@ -91,8 +97,6 @@ pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Opti
     };
     let t2 = std::time::Instant::now();
     state.store.publish(&bytes, &entry, new_head, &index)?;
-    *cut = boundary;
-    drop(cut);
     let t_store = t2.elapsed();
     let t3 = std::time::Instant::now();
     state.store.flush()?;

@@ -107,9 +107,9 @@ pub struct AppState {
     pub risk_config: Bytes,
     /// Metrics.
     pub metrics: Metrics,
-    /// Publication cut: pending keys released before it are published. Uploads hold the read
-    /// side while inserting, the batcher the write side while closing a batch, so no upload
-    /// can slip under a cut that was already published.
+    /// Publication cut: no upload is released before it. The batcher moves it (write side) to
+    /// the end of the window it is about to publish, then reads that window's keys; uploads
+    /// hold the read side while inserting, so none can slip under a window being published.
     pub cut: RwLock<UnixTime>,
     /// Time source.
     pub clock: Clock,
