@@ -308,7 +308,7 @@ async fn uploads_while_batches_close_are_published_exactly_once() {
             *count.entry(*k.key.as_bytes()).or_default() += 1;
         }
     }
-    let acked = acked.lock().unwrap();
+    let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 100, "only {} keys uploaded", acked.len());
     for k in acked.iter() {
         assert_eq!(
