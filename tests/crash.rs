@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use en_protocol::keys::SigningKey;
-use en_protocol::wire::ReportType;
 use en_sim::transport::Client;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -112,18 +111,7 @@ async fn sigkill_loses_no_acknowledged_upload() {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
-                let keys = en_sim::authority::phone_keys(2, now(), &mut rng);
-                let report = en_sim::authority::case_report(
-                    AUTHORITY,
-                    "VN",
-                    &authority,
-                    keys.clone(),
-                    ReportType::ConfirmedTest,
-                    None,
-                    now(),
-                    &mut rng,
-                )
-                .unwrap();
+                let (keys, report) = signed_case(&authority, 2, &mut rng);
                 sent.lock()
                     .unwrap()
                     .push(keys.iter().map(|k| *k.key.as_bytes()).collect());

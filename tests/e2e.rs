@@ -265,18 +265,7 @@ async fn uploads_while_batches_close_are_published_exactly_once() {
         tasks.push(tokio::spawn(async move {
             let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(w);
             while std::time::Instant::now() < deadline {
-                let keys = en_sim::authority::phone_keys(2, now(), &mut rng);
-                let report = en_sim::authority::case_report(
-                    AUTHORITY,
-                    "VN",
-                    &key,
-                    keys.clone(),
-                    ReportType::ConfirmedTest,
-                    None,
-                    now(),
-                    &mut rng,
-                )
-                .unwrap();
+                let (keys, report) = signed_case(&key, 2, &mut rng);
                 let _: en_server::api::UploadAccepted = client
                     .post_json("/v1/cases", &TestServer::case_body(&report))
                     .await

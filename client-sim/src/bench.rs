@@ -12,6 +12,22 @@ use en_protocol::{IntervalNumber, UnixTime};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+/// The UTC day number every fixture is built around.
+const TODAY: u32 = 20_400;
+
+/// 01:00 UTC on [`TODAY`]: the (virtual) time of the benchmark servers.
+fn bench_now() -> UnixTime {
+    UnixTime(u64::from(TODAY) * 86_400 + 3600)
+}
+
+/// The runtime each server benchmark runs in: two workers, like the machine's two cores.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// Runs `f` repeatedly for at least `min` and returns (iterations, elapsed).
 fn timed(min: Duration, mut f: impl FnMut() -> u64) -> (u64, Duration) {
     let start = Instant::now();
@@ -29,7 +45,7 @@ pub fn matching_fixture(
     seed: u64,
 ) -> (ScanStore, Vec<DiagnosisKey>) {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-    let today = 20_400u32;
+    let today = TODAY;
     let keys: Vec<DiagnosisKey> = (0..n_keys)
         .map(|i| DiagnosisKey {
             key: TemporaryExposureKey::from_bytes(rng.gen()),
@@ -224,12 +240,8 @@ pub struct BatchResult {
 
 /// Measures batch building for `n` keys.
 pub fn batch_building(n: usize) -> anyhow::Result<BatchResult> {
-    let today = 20_400u32;
-    let now = UnixTime(u64::from(today) * 86_400 + 3600);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let (today, now) = (TODAY, bench_now());
+    let rt = runtime()?;
     let _g = rt.enter();
     let s = bench_server(now)?;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
@@ -283,7 +295,7 @@ pub struct WireResult {
 
 /// Compares sizes for `n` keys.
 pub fn wire_size(n: usize) -> anyhow::Result<WireResult> {
-    let today = 20_400u32;
+    let today = TODAY;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(6);
     let keys = daily_keys(n, today, &mut rng);
     let sk = en_protocol::keys::SigningKey::from_seed(&[1; 32]);
@@ -503,12 +515,8 @@ async fn ingest_run(
 /// then bulk requests of `bulk` reports from 8 clients.
 pub fn ingest(seconds: f64, bulk: usize) -> anyhow::Result<IngestResult> {
     use base64::Engine;
-    let today = 20_400u32;
-    let now = UnixTime(u64::from(today) * 86_400 + 3600);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let now = bench_now();
+    let rt = runtime()?;
     rt.block_on(async {
         let s = bench_server(now)?;
         let (url, ca, stop) = spawn_server(&s)?;
@@ -623,12 +631,8 @@ fn rss_mib() -> u64 {
 
 /// Measures downloads of a ~1 MB batch for `seconds`.
 pub fn download(seconds: f64, concurrency: usize) -> anyhow::Result<DownloadResult> {
-    let today = 20_400u32;
-    let now = UnixTime(u64::from(today) * 86_400 + 3600);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let (today, now) = (TODAY, bench_now());
+    let rt = runtime()?;
     rt.block_on(async {
         let s = bench_server(now)?;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
@@ -713,10 +717,7 @@ pub struct SimResult {
 
 /// Runs the simulator (in-process server) and times it.
 pub fn simulator(phones: usize, days: u32, adoption: f64) -> anyhow::Result<SimResult> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     rt.block_on(async {
         let cfg = crate::sim::SimConfig::new(1, phones, days, adoption);
         let server = crate::sim::server::SimServer::in_process(

@@ -231,6 +231,28 @@ pub async fn post_json(
     .await
 }
 
+/// Fresh keys for the `days` days before today and a confirmed-test case report for them,
+/// signed by `authority` as [`AUTHORITY`] (for upload loops that run without a `TestServer`).
+pub fn signed_case(
+    authority: &SigningKey,
+    days: u32,
+    rng: &mut ChaCha20Rng,
+) -> (Vec<UploadKey>, Vec<u8>) {
+    let keys = en_sim::authority::phone_keys(days, en_sim::now(), rng);
+    let report = en_sim::authority::case_report(
+        AUTHORITY,
+        "VN",
+        authority,
+        keys.clone(),
+        ReportType::ConfirmedTest,
+        None,
+        en_sim::now(),
+        rng,
+    )
+    .unwrap();
+    (keys, report)
+}
+
 pub fn now() -> UnixTime {
     en_sim::now()
 }
