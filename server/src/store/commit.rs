@@ -1,41 +1,37 @@
 //! Group commit: a 2xx means "on disk", but one fsync per request would cap throughput at the
 //! disk's fsync rate. Writers ask the committer for durability; while one flush runs, new
 //! requests queue, and the next flush covers all of them.
-//!
-//! The flushes run on one dedicated thread (sled's flush blocks), which waits for the first
-//! request, takes every request queued behind it, flushes once, and answers them all.
 
-use std::sync::mpsc;
-
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Store;
 
-type Waiter = oneshot::Sender<Result<(), String>>;
-
-/// Handle to the flushing thread.
+/// Handle to the flushing task.
 #[derive(Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<Waiter>,
+    tx: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
 }
 
 impl Committer {
-    /// Starts the flushing thread for `store`; it ends when every handle is dropped.
+    /// Starts the flushing task for `store`.
     pub fn start(store: Store) -> Self {
-        let (tx, rx) = mpsc::channel::<Waiter>();
-        std::thread::Builder::new()
-            .name("en-committer".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut waiters = vec![first];
-                    waiters.extend(rx.try_iter());
-                    let r = store.db().flush().map(|_| ()).map_err(|e| e.to_string());
-                    for w in waiters {
-                        let _ = w.send(r.clone());
-                    }
+        let (tx, mut rx) = mpsc::unbounded_channel::<oneshot::Sender<Result<(), String>>>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut waiters = vec![first];
+                while let Ok(w) = rx.try_recv() {
+                    waiters.push(w);
                 }
-            })
-            .expect("spawn the committer thread");
+                let db = store.db().clone();
+                let r = tokio::task::spawn_blocking(move || db.flush().map(|_| ()))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                for w in waiters {
+                    let _ = w.send(r.clone());
+                }
+            }
+        });
         Committer { tx }
     }
 
