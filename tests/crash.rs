@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use en_client::transport::Client;
 use en_protocol::keys::SigningKey;
-use en_sim::transport::Client;
 use rand_chacha::rand_core::SeedableRng;
 
 /// Not a test: the entry point of the child server process (run with `--ignored`).
@@ -34,15 +34,9 @@ fn child_server() {
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
             s.recv().await;
         };
-        en_server::run(
-            cfg,
-            listener,
-            en_server::Transport::Tls,
-            Default::default(),
-            term,
-        )
-        .await
-        .unwrap();
+        en_server::run(cfg, listener, en_server::Transport::Tls, test_clock(), term)
+            .await
+            .unwrap();
     });
 }
 
@@ -84,7 +78,7 @@ async fn sigkill_loses_no_acknowledged_upload() {
     cfg.authority_daily_upload_quota = 1_000_000;
     make_data_dir(&dir, &cfg, &authority);
     let export = en_protocol::verify::ExportKeys::from(
-        en_server::config::read_signing_key(&dir.join("export-keys/export-1.key"))
+        en_api::keyfile::read_signing_key(&dir.join("export-keys/export-1.key"))
             .unwrap()
             .public_key(),
     );
@@ -116,7 +110,7 @@ async fn sigkill_loses_no_acknowledged_upload() {
                     .unwrap()
                     .push(keys.iter().map(|k| *k.key.as_bytes()).collect());
                 match client
-                    .post_json::<_, en_server::api::UploadAccepted>(
+                    .post_json::<_, en_api::json::UploadAccepted>(
                         "/v1/cases",
                         &TestServer::case_body(&report),
                     )
@@ -154,7 +148,9 @@ async fn sigkill_loses_no_acknowledged_upload() {
     let client = Client::new(&format!("https://localhost:{port}"), Some(&ca)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let (missing, published) = loop {
-        let synced = en_sim::fetch::sync(&client, &export, None).await.unwrap();
+        let synced = en_client::fetch::sync(&client, &export, None)
+            .await
+            .unwrap();
         let all: Vec<[u8; 16]> = synced
             .batches
             .iter()

@@ -92,7 +92,7 @@ async fn case_report_rules() {
     // Forged: signed by a key that is not the registered one.
     let mut forged = s.keys(2);
     let stranger = SigningKey::generate(&mut s.rng);
-    let r = en_sim::authority::case_report(
+    let r = en_client::authority::case_report(
         AUTHORITY,
         "VN",
         &stranger,
@@ -126,7 +126,7 @@ async fn case_report_rules() {
     )
     .await;
     // Unknown authority.
-    let r = en_sim::authority::case_report(
+    let r = en_client::authority::case_report(
         "who.else",
         "VN",
         &s.authority,
@@ -147,7 +147,7 @@ async fn case_report_rules() {
     )
     .await;
     // Wrong region for this authority.
-    let r = en_sim::authority::case_report(
+    let r = en_client::authority::case_report(
         AUTHORITY,
         "TH",
         &s.authority,
@@ -168,7 +168,7 @@ async fn case_report_rules() {
     )
     .await;
     // Too old, and from the future.
-    let r = en_sim::authority::case_report(
+    let r = en_client::authority::case_report(
         AUTHORITY,
         "VN",
         &s.authority,
@@ -188,7 +188,7 @@ async fn case_report_rules() {
         "report_too_old",
     )
     .await;
-    let r = en_sim::authority::case_report(
+    let r = en_client::authority::case_report(
         AUTHORITY,
         "VN",
         &s.authority,
@@ -332,7 +332,8 @@ async fn certified_upload_rules() {
 
     // Keys that are not the certified ones.
     let mut body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
-    body["keys"][0] = serde_json::to_value(en_sim::authority::to_json(&s.keys(1)[0])).unwrap();
+    body["keys"][0] =
+        serde_json::to_value(en_api::json::JsonKey::from_upload_key(&s.keys(1)[0])).unwrap();
     rejected(
         &s,
         "/v1/publish",
@@ -357,7 +358,7 @@ async fn certified_upload_rules() {
     // Expired certificate.
     let hk = [3u8; 32];
     let mac = en_protocol::tekmac::tekmac(&hk, &keys, true);
-    let cert = en_sim::authority::certify(
+    let cert = en_client::authority::certify(
         AUTHORITY,
         &s.authority,
         mac,
@@ -369,7 +370,7 @@ async fn certified_upload_rules() {
         &mut s.rng,
     )
     .unwrap();
-    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_sim::authority::to_json).collect::<Vec<_>>()});
+    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_api::json::JsonKey::from_upload_key).collect::<Vec<_>>()});
     rejected(
         &s,
         "/v1/publish",
@@ -380,7 +381,7 @@ async fn certified_upload_rules() {
     )
     .await;
     // Another server's audience.
-    let cert = en_sim::authority::certify(
+    let cert = en_client::authority::certify(
         AUTHORITY,
         &s.authority,
         mac,
@@ -392,7 +393,7 @@ async fn certified_upload_rules() {
         &mut s.rng,
     )
     .unwrap();
-    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_sim::authority::to_json).collect::<Vec<_>>()});
+    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_api::json::JsonKey::from_upload_key).collect::<Vec<_>>()});
     rejected(
         &s,
         "/v1/publish",
@@ -404,7 +405,7 @@ async fn certified_upload_rules() {
     .await;
     // Forged certificate.
     let stranger = SigningKey::generate(&mut s.rng);
-    let cert = en_sim::authority::certify(
+    let cert = en_client::authority::certify(
         AUTHORITY,
         &stranger,
         mac,
@@ -416,7 +417,7 @@ async fn certified_upload_rules() {
         &mut s.rng,
     )
     .unwrap();
-    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_sim::authority::to_json).collect::<Vec<_>>()});
+    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": keys.iter().map(en_api::json::JsonKey::from_upload_key).collect::<Vec<_>>()});
     rejected(
         &s,
         "/v1/publish",

@@ -80,6 +80,7 @@ impl ValidationError {
             ValidationError::OverlappingKeys => "overlapping_keys",
             ValidationError::DuplicateKey => "duplicate_key",
             ValidationError::ReportTooOld => "report_too_old",
+            ValidationError::CertificateLifetimeTooLong { .. } => "certificate_lifetime_too_long",
         }
     }
 }
@@ -187,4 +188,10 @@ pub enum ValidationError {
     /// A case report's issue time is too far in the past.
     #[error("the report was issued too long ago")]
     ReportTooOld,
+    /// A certificate is valid for longer than the server accepts.
+    #[error("the certificate is valid for longer than {max_seconds} seconds")]
+    CertificateLifetimeTooLong {
+        /// The server's cap.
+        max_seconds: u64,
+    },
 }

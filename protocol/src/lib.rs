@@ -10,6 +10,8 @@
 //!   configurations (`spec/wire-format.md` defines every byte).
 //! - [`verify`]: signature checks whose success is a type (`VerifiedCaseReport`, …).
 //! - [`validate`]: the rules uploads must follow; [`tekmac`]: GAEN's key HMAC.
+//! - [`accept`]: a server's acceptance rules; [`accept::AcceptedUpload`], the only value a
+//!   store takes, can only come from a verified case report or certified upload.
 //!
 //! Guarantees: no tokio, sockets, files or clocks, and no OS randomness: time is an argument
 //! (`now: UnixTime`), randomness a `&mut impl CryptoRngCore`. Secret keys have no `Copy`,
@@ -29,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod accept;
 pub mod derive;
 pub mod error;
 pub mod gaen;

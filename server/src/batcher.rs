@@ -139,13 +139,14 @@ fn last_boundary(now: UnixTime, period: u64) -> UnixTime {
 /// the whole gap, so windows stay contiguous).
 pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let period = state.cfg.config.batch_period_seconds;
-    let mut first = true;
+    // On the very first start there is no chain yet: the first window is the one that ends
+    // at the first boundary after the start (not one that ended before the server existed).
+    let started = last_boundary(state.clock.now(), period);
     loop {
         let now = state.clock.now();
-        // On the very first start there is no chain yet: wait for the first boundary.
-        if !first || state.store.head().ok().flatten().is_some() {
+        let boundary = last_boundary(now, period);
+        if boundary > started || state.store.head().ok().flatten().is_some() {
             let st = state.clone();
-            let boundary = last_boundary(now, period);
             let r = tokio::task::spawn_blocking(move || {
                 close_window(&st, boundary)?;
                 apply_retention(&st, st.clock.now())
@@ -159,7 +160,6 @@ pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receive
                 Err(e) => tracing::error!(error = %e, "batch task failed"),
             }
         }
-        first = false;
         let now = state.clock.now();
         let next = last_boundary(now, period).0 + period;
         let mut wait = Duration::from_millis((next - now.0) * 1000 + 50);

@@ -356,43 +356,6 @@ batch_cache_max_age_seconds = {cache}
     }
 }
 
-/// Reads an ed25519 seed file (64 hex characters).
-pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read key file {}", path.display()))?,
-    );
-    let seed = zeroize::Zeroizing::new(
-        en_protocol::hex::decode_array::<32>(text.trim()).ok_or_else(|| {
-            anyhow::anyhow!("{} is not a 64-hex-character ed25519 key", path.display())
-        })?,
-    );
-    Ok(SigningKey::from_seed(&seed))
-}
-
-/// Writes a new key file readable only by its owner; refuses to overwrite.
-pub fn write_signing_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).with_context(|| {
-        format!(
-            "cannot create key file {} (it is never overwritten)",
-            path.display()
-        )
-    })?;
-    let hex = zeroize::Zeroizing::new(en_protocol::hex::encode(key.to_seed().as_ref()));
-    f.write_all(hex.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    Ok(())
-}
-
 /// What `init` did.
 #[derive(Debug)]
 pub struct InitReport {
@@ -418,7 +381,7 @@ pub fn init(data_dir: &Path) -> anyhow::Result<InitReport> {
     let resolved = Config::load(&cfg_path)?;
     let active = resolved.path(&resolved.config.active_export_key);
     if !active.exists() {
-        write_signing_key(&active, &SigningKey::generate(&mut rng))?;
+        en_api::keyfile::write_signing_key(&active, &SigningKey::generate(&mut rng))?;
         created.push(active.clone());
     }
     let (cert, key) = (
@@ -430,7 +393,9 @@ pub fn init(data_dir: &Path) -> anyhow::Result<InitReport> {
         created.push(cert);
         created.push(key);
     }
-    let export_public_key = read_signing_key(&active)?.public_key().to_hex();
+    let export_public_key = en_api::keyfile::read_signing_key(&active)?
+        .public_key()
+        .to_hex();
     Ok(InitReport {
         data_dir: data_dir.to_path_buf(),
         export_public_key,

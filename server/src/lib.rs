@@ -26,9 +26,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod batcher;
-pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;

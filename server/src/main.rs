@@ -90,13 +90,13 @@ enum AuthorityCmd {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = match en_server::cli::parse() {
+    let cli: Cli = match en_api::cli::parse() {
         Ok(c) => c,
         Err(code) => return code,
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => en_server::cli::fail(&e),
+        Err(e) => en_api::cli::fail(e.as_ref()),
     }
 }
 
@@ -237,7 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let file = PathBuf::from("export-keys").join(&name);
             let key = en_protocol::keys::SigningKey::generate(&mut rand::rngs::OsRng);
-            config::write_signing_key(&dir.join(&file), &key)?;
+            en_api::keyfile::write_signing_key(&dir.join(&file), &key)?;
             let cfg_path = dir.join(CONFIG_FILE);
             let text = std::fs::read_to_string(&cfg_path)
                 .with_context(|| format!("cannot read {}", cfg_path.display()))?;

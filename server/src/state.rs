@@ -8,11 +8,12 @@ use en_protocol::keys::{PublicKey, SigningKey};
 use en_protocol::wire::index::Index;
 use en_protocol::UnixTime;
 
-use crate::config::{read_signing_key, Resolved};
+use crate::config::Resolved;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::commit::Committer;
 use crate::store::Store;
+use en_api::keyfile::read_signing_key;
 
 /// Where the server's time comes from: the system clock plus an offset (zero in production).
 ///

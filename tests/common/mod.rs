@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use en_client::transport::Client;
 use en_protocol::keys::{PublicKey, SigningKey};
 use en_protocol::verify::ExportKeys;
 use en_protocol::wire::key::UploadKey;
@@ -14,12 +15,28 @@ use en_protocol::wire::ReportType;
 use en_protocol::{IntervalNumber, UnixTime};
 use en_server::config::{Config, Resolved};
 use en_server::{AppState, Clock, Transport};
-use en_sim::transport::Client;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 pub const AUTHORITY: &str = "moh.vn";
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// The tests' clock: 12:00 UTC of the day the test binary started, advancing in real time.
+///
+/// Servers and clients in a test share it, so no test depends on the time of day (near
+/// midnight, yesterday's key is still under the 2-hour embargo and a day can turn mid-test).
+pub fn test_clock() -> Clock {
+    static CLOCK: std::sync::OnceLock<Clock> = std::sync::OnceLock::new();
+    CLOCK
+        .get_or_init(|| Clock::virtual_at(noon_today()))
+        .clone()
+}
+
+/// 12:00 UTC of the current (system) day.
+pub fn noon_today() -> UnixTime {
+    let t = en_client::now().0;
+    UnixTime(t - t % 86_400 + 12 * 3600)
+}
 
 /// Settings a test may change before the server starts.
 pub fn test_config() -> Config {
@@ -63,7 +80,7 @@ impl TestServer {
         let mut rng = ChaCha20Rng::seed_from_u64(rand::random());
         let authority = SigningKey::generate(&mut rng);
         let resolved = make_data_dir(dir.path(), &cfg, &authority);
-        let state = AppState::open(resolved, Clock::default()).unwrap();
+        let state = AppState::open(resolved, test_clock()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -107,19 +124,19 @@ impl TestServer {
 
     /// Fresh keys for the `days` days before today (released at once: already expired).
     pub fn keys(&mut self, days: u32) -> Vec<UploadKey> {
-        en_sim::authority::phone_keys(days, en_sim::now(), &mut self.rng)
+        en_client::phone::phone_keys(days, now(), &mut self.rng)
     }
 
     pub fn case_report(&mut self, keys: Vec<UploadKey>) -> Vec<u8> {
-        let onset = Some(IntervalNumber(en_sim::now().interval().0 - 144 * 3));
-        en_sim::authority::case_report(
+        let onset = Some(IntervalNumber(now().interval().0 - 144 * 3));
+        en_client::authority::case_report(
             AUTHORITY,
             "VN",
             &self.authority,
             keys,
             ReportType::ConfirmedTest,
             onset,
-            en_sim::now(),
+            now(),
             &mut self.rng,
         )
         .unwrap()
@@ -138,14 +155,14 @@ impl TestServer {
     ) -> serde_json::Value {
         let hk: [u8; 32] = rand::random();
         let mac = en_protocol::tekmac::tekmac(&hk, keys, true);
-        let cert = en_sim::authority::certify(
+        let cert = en_client::authority::certify(
             AUTHORITY,
             &self.authority,
             mac,
             "en-server:VN",
             report_type,
             None,
-            en_sim::now(),
+            now(),
             valid_for,
             &mut self.rng,
         )
@@ -153,7 +170,7 @@ impl TestServer {
         serde_json::json!({
             "certificate": B64.encode(cert),
             "hmac_key": B64.encode(hk),
-            "keys": keys.iter().map(en_sim::authority::to_json).collect::<Vec<_>>(),
+            "keys": keys.iter().map(en_api::json::JsonKey::from_upload_key).collect::<Vec<_>>(),
         })
     }
 
@@ -168,6 +185,20 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("no batch after {after} within 10 s");
+    }
+
+    /// Waits until a batch whose window ends after `t` is published (everything released by
+    /// `t` is then in a batch); returns its sequence.
+    pub async fn wait_for_window_past(&self, t: UnixTime) -> u64 {
+        for _ in 0..100 {
+            if let Some(h) = self.state.store.head().unwrap() {
+                if h.window_end > t {
+                    return h.sequence;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no batch past {t:?} within 10 s");
     }
 
     pub fn fingerprint(&self) -> [u8; 32] {
@@ -238,15 +269,15 @@ pub fn signed_case(
     days: u32,
     rng: &mut ChaCha20Rng,
 ) -> (Vec<UploadKey>, Vec<u8>) {
-    let keys = en_sim::authority::phone_keys(days, en_sim::now(), rng);
-    let report = en_sim::authority::case_report(
+    let keys = en_client::phone::phone_keys(days, now(), rng);
+    let report = en_client::authority::case_report(
         AUTHORITY,
         "VN",
         authority,
         keys.clone(),
         ReportType::ConfirmedTest,
         None,
-        en_sim::now(),
+        now(),
         rng,
     )
     .unwrap();
@@ -254,5 +285,5 @@ pub fn signed_case(
 }
 
 pub fn now() -> UnixTime {
-    en_sim::now()
+    test_clock().now()
 }

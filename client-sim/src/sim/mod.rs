@@ -18,7 +18,7 @@
 //! per-phone windows and scores are computed by the phone's own code (`risk`).
 
 pub mod ble;
-pub mod cli;
+
 pub mod contacts;
 pub mod epidemic;
 pub mod population;

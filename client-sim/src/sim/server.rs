@@ -16,7 +16,7 @@ use en_protocol::wire::ReportType;
 use en_protocol::{IntervalNumber, UnixTime};
 use rand_chacha::ChaCha20Rng;
 
-use crate::transport::Client;
+use en_client::transport::Client;
 
 /// Authority id the simulator registers and signs as.
 pub const AUTHORITY: &str = "sim.moh.vn";
@@ -135,7 +135,7 @@ impl SimServer {
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let authority_key = en_server::config::read_signing_key(&e.authority_key)?;
+        let authority_key = en_api::keyfile::read_signing_key(&e.authority_key)?;
         let s = SimServer {
             client,
             export: ExportKeys::new(keys),
@@ -221,8 +221,8 @@ impl SimServer {
     ) -> anyhow::Result<()> {
         let b64 = base64::engine::general_purpose::STANDARD;
         self.upload_requests += 1;
-        let r: anyhow::Result<en_server::api::UploadAccepted> = if via_authority {
-            let report = crate::authority::case_report(
+        let r: anyhow::Result<en_api::json::UploadAccepted> = if via_authority {
+            let report = en_client::authority::case_report(
                 &self.authority,
                 "VN",
                 &self.authority_key,
@@ -235,16 +235,17 @@ impl SimServer {
             self.client
                 .post_json(
                     "/v1/cases",
-                    &en_server::api::CaseUpload {
+                    &en_api::json::CaseUpload {
                         report: b64.encode(report),
                         padding: None,
                     },
                 )
                 .await
+                .map_err(Into::into)
         } else {
             let hmac_key: [u8; 32] = rand::Rng::gen(rng);
             let mac = en_protocol::tekmac::tekmac(&hmac_key, &keys, true);
-            let cert = crate::authority::certify(
+            let cert = en_client::authority::certify(
                 &self.authority,
                 &self.authority_key,
                 mac,
@@ -255,14 +256,20 @@ impl SimServer {
                 3600,
                 rng,
             )?;
-            let body = en_server::api::PublishUpload {
+            let body = en_api::json::PublishUpload {
                 certificate: b64.encode(cert),
                 hmac_key: b64.encode(hmac_key),
-                keys: keys.iter().map(crate::authority::to_json).collect(),
+                keys: keys
+                    .iter()
+                    .map(en_api::json::JsonKey::from_upload_key)
+                    .collect(),
                 fake: false,
                 padding: None,
             };
-            self.client.post_json("/v1/publish", &body).await
+            self.client
+                .post_json("/v1/publish", &body)
+                .await
+                .map_err(Into::into)
         };
         if let Err(e) = r {
             self.upload_refusals += 1;
@@ -312,7 +319,7 @@ impl Downloader {
             .client
             .received
             .load(std::sync::atomic::Ordering::Relaxed);
-        let s = crate::fetch::sync(&server.client, &server.export, self.last.clone()).await?;
+        let s = en_client::fetch::sync(&server.client, &server.export, self.last.clone()).await?;
         if let Some((b, _)) = s.batches.last() {
             self.last = Some(b.header().clone());
         }

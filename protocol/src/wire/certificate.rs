@@ -4,7 +4,7 @@
 use super::key::UploadKey;
 use super::{
     put_header, put_opt_interval, read_opt_interval, split_signature, Audience, AuthorityId,
-    Reader, ReportType,
+    Reader, Region, ReportType,
 };
 use crate::error::{DecodeError, Error, VerifyError};
 use crate::keys::{context, SigningKey};
@@ -117,7 +117,7 @@ impl SignedCertificate {
         skew: u64,
     ) -> Result<VerifiedCertificate, Error> {
         let (body, sig) = split_signature(&self.bytes, "certificate")?;
-        verify_authority(
+        let info = verify_authority(
             registry,
             &self.cert.authority,
             None,
@@ -134,26 +134,37 @@ impl SignedCertificate {
         if self.cert.issued_at > now.plus(skew) {
             return Err(VerifyError::NotYetValid.into());
         }
-        Ok(VerifiedCertificate(self.cert))
+        Ok(VerifiedCertificate {
+            cert: self.cert,
+            authority_region: info.region,
+        })
     }
 }
 
 /// A certificate that verified; [`VerifiedCertificate::bind`] ties it to the uploaded keys.
 #[derive(Debug, Clone)]
-pub struct VerifiedCertificate(Certificate);
+pub struct VerifiedCertificate {
+    cert: Certificate,
+    /// The only region the issuing authority may report for, if it is restricted.
+    authority_region: Option<Region>,
+}
 
 impl VerifiedCertificate {
     /// The verified content.
     pub fn certificate(&self) -> &Certificate {
-        &self.0
+        &self.cert
     }
 
     /// Checks that `keys` are exactly the keys the certificate's tekmac covers.
     pub fn bind(self, keys: Vec<UploadKey>, hmac_key: &[u8]) -> Result<CertifiedUpload, Error> {
-        if !crate::tekmac::check(hmac_key, &keys, &self.0.tekmac) {
+        if !crate::tekmac::check(hmac_key, &keys, &self.cert.tekmac) {
             return Err(VerifyError::TekmacMismatch.into());
         }
-        Ok(CertifiedUpload { cert: self.0, keys })
+        Ok(CertifiedUpload {
+            cert: self.cert,
+            authority_region: self.authority_region,
+            keys,
+        })
     }
 }
 
@@ -161,10 +172,15 @@ impl VerifiedCertificate {
 #[derive(Debug, Clone)]
 pub struct CertifiedUpload {
     cert: Certificate,
+    authority_region: Option<Region>,
     keys: Vec<UploadKey>,
 }
 
 impl CertifiedUpload {
+    /// The only region the issuing authority may report for, if it is restricted.
+    pub fn authority_region(&self) -> Option<&Region> {
+        self.authority_region.as_ref()
+    }
     /// The certificate.
     pub fn certificate(&self) -> &Certificate {
         &self.cert

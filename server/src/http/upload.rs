@@ -15,10 +15,10 @@ use en_protocol::{IntervalNumber, UnixTime, ValidationError, VerifyError};
 use hyper::StatusCode;
 
 use super::{json, Resp};
-use crate::api::{BulkAccepted, BulkCaseUpload, CaseUpload, PublishUpload, UploadAccepted};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{certificate_key, nonce_key, NewUpload};
+use en_api::json::{BulkAccepted, BulkCaseUpload, CaseUpload, PublishUpload, UploadAccepted};
 
 /// Every accepted-upload answer is exactly this long, so real and fake uploads (and uploads of
 /// different sizes) cannot be told apart by the response.

@@ -7,6 +7,34 @@ use en_protocol::hex;
 use en_protocol::keys::TemporaryExposureKey;
 use en_protocol::time::IntervalNumber;
 
+use crate::args;
+
+/// Arguments of `en-sim rpis`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The temporary exposure key, 32 hex characters.
+    #[arg(long, value_parser = args::tek)]
+    tek: [u8; 16],
+    /// ENIntervalNumber of the first line (10-minute intervals since the Unix epoch).
+    #[arg(long)]
+    interval: u32,
+    /// Number of intervals to print.
+    #[arg(long, default_value_t = 144, value_parser = clap::value_parser!(u32).range(1..))]
+    count: u32,
+    /// Bluetooth metadata to encrypt into the AEM, 8 hex characters (e.g. 40080000).
+    #[arg(long, value_parser = args::metadata)]
+    metadata: Option<[u8; 4]>,
+}
+
+/// Runs the command: the lines go to stdout.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    write_rpis(&mut out, a.tek, a.interval, a.count, a.metadata)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes one line per interval: `<ENIN> <RPI hex>[ <AEM hex>]`.
 pub fn write_rpis(
     out: &mut impl Write,

@@ -12,6 +12,68 @@ use en_protocol::{IntervalNumber, UnixTime};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+/// Arguments of `en-sim bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only these (comma-separated): matching, batch, ingest, download, wire, simulator.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Seconds per timed measurement.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Keys in the batch-building measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    batch_keys: usize,
+    /// Phones in the simulator measurement (100000 for the full target).
+    #[arg(long, default_value_t = 20_000)]
+    sim_phones: usize,
+    /// Adoption in the simulator measurement.
+    #[arg(long, default_value_t = 0.6)]
+    sim_adoption: f64,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+impl Args {
+    /// Runs the selected measurements and prints the table.
+    pub fn run(self) -> anyhow::Result<()> {
+        let want = |k: &str| self.only.is_empty() || self.only.iter().any(|o| o == k);
+        let d = Duration::from_secs_f64(self.seconds.max(0.5));
+        let mut r = BenchReport::default();
+        let step = |name: &str| eprintln!("measuring {name}…");
+        if want("matching") {
+            step("matching");
+            r.matching = Some(matching(d));
+        }
+        if want("batch") {
+            step("batch building");
+            r.batch = Some(batch_building(self.batch_keys)?);
+        }
+        if want("ingest") {
+            step("ingest");
+            r.ingest = Some(ingest(self.seconds, 100)?);
+        }
+        if want("download") {
+            step("download");
+            r.download = Some(download(self.seconds, 16)?);
+        }
+        if want("wire") {
+            step("wire size");
+            r.wire = Some(wire_size(10_000)?);
+        }
+        if want("simulator") {
+            step("simulator");
+            r.simulator = Some(simulator(self.sim_phones, 21, self.sim_adoption)?);
+        }
+        print!("{}", r.table());
+        if let Some(j) = self.json {
+            std::fs::write(&j, serde_json::to_string_pretty(&r)? + "\n")?;
+        }
+        Ok(())
+    }
+}
+
 /// The UTC day number every fixture is built around.
 const TODAY: u32 = 20_400;
 
@@ -425,8 +487,8 @@ fn signed_reports(
                     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed + t as u64);
                     (0..per.min(n.saturating_sub(t * per)))
                         .map(|_| {
-                            let keys = crate::authority::phone_keys(14, now, &mut rng);
-                            let r = crate::authority::case_report(
+                            let keys = en_client::phone::phone_keys(14, now, &mut rng);
+                            let r = en_client::authority::case_report(
                                 "bench",
                                 "VN",
                                 authority,
@@ -561,7 +623,7 @@ pub fn ingest(seconds: f64, bulk: usize) -> anyhow::Result<IngestResult> {
         let single_bodies = single
             .into_iter()
             .map(|r| {
-                serde_json::to_vec(&en_server::api::CaseUpload {
+                serde_json::to_vec(&en_api::json::CaseUpload {
                     report: r,
                     padding: None,
                 })
@@ -571,7 +633,7 @@ pub fn ingest(seconds: f64, bulk: usize) -> anyhow::Result<IngestResult> {
         let bulk_bodies = many
             .chunks_exact(bulk)
             .map(|c| {
-                serde_json::to_vec(&en_server::api::BulkCaseUpload {
+                serde_json::to_vec(&en_api::json::BulkCaseUpload {
                     reports: c.to_vec(),
                 })
                 .map(bytes::Bytes::from)
@@ -719,14 +781,14 @@ pub struct SimResult {
 pub fn simulator(phones: usize, days: u32, adoption: f64) -> anyhow::Result<SimResult> {
     let rt = runtime()?;
     rt.block_on(async {
-        let cfg = crate::sim::SimConfig::new(1, phones, days, adoption);
-        let server = crate::sim::server::SimServer::in_process(
-            UnixTime(crate::sim::EPOCH),
+        let cfg = en_sim::sim::SimConfig::new(1, phones, days, adoption);
+        let server = en_sim::sim::server::SimServer::in_process(
+            UnixTime(en_sim::sim::EPOCH),
             en_protocol::keys::SigningKey::from_seed(&[3; 32]),
         )
         .await?;
         let t = Instant::now();
-        let (_, server) = crate::sim::run(cfg, server, &|_, _| {}).await?;
+        let (_, server) = en_sim::sim::run(cfg, server, &|_, _| {}).await?;
         let seconds = t.elapsed().as_secs_f64();
         server.stop().await?;
         Ok(SimResult {

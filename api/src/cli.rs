@@ -31,8 +31,18 @@ pub fn parse<T: clap::Parser>() -> Result<T, ExitCode> {
     })
 }
 
-/// Prints a run-time error as one line and returns exit status 1.
-pub fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+/// Prints a run-time error (with its chain of causes) as one line and returns exit status 1.
+pub fn fail(e: &(dyn std::error::Error + 'static)) -> ExitCode {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !line.contains(&s) {
+            line.push_str(": ");
+            line.push_str(&s);
+        }
+        cause = c.source();
+    }
+    eprintln!("error: {}", line.replace('\n', " "));
     ExitCode::FAILURE
 }

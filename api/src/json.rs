@@ -1,5 +1,9 @@
-//! JSON bodies of the HTTP API (spec/api.md), shared with the clients in `en-sim`.
+//! JSON bodies of the HTTP API (`spec/api.md`), shared by the server and its clients.
 
+use base64::Engine;
+use en_protocol::keys::TemporaryExposureKey;
+use en_protocol::wire::key::UploadKey;
+use en_protocol::IntervalNumber;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/cases`.
@@ -81,4 +85,52 @@ pub struct ErrorBody {
     /// In a bulk upload, the index of the report that was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<usize>,
+}
+
+impl ErrorBody {
+    /// The error code, if it is one of the table's.
+    pub fn code(&self) -> Option<crate::ErrorCode> {
+        crate::ErrorCode::from_str(&self.error)
+    }
+}
+
+/// A JSON key that is not a valid upload key (the message never contains key material).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// `key` is not 16 bytes of standard base64.
+    #[error("a key is not 16 bytes of standard base64")]
+    NotSixteenBytes,
+    /// A field is out of its range.
+    #[error("a key is invalid: {0}")]
+    OutOfRange(en_protocol::DecodeError),
+}
+
+impl JsonKey {
+    /// The protocol value, with every field's range checked.
+    pub fn to_upload_key(&self) -> Result<UploadKey, KeyError> {
+        let raw: [u8; 16] = base64::engine::general_purpose::STANDARD
+            .decode(&self.key)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or(KeyError::NotSixteenBytes)?;
+        let u = UploadKey {
+            key: TemporaryExposureKey::from_bytes(raw),
+            rolling_start: IntervalNumber(self.rolling_start),
+            rolling_period: self.rolling_period,
+            transmission_risk: self.transmission_risk,
+        };
+        u.check_ranges().map_err(KeyError::OutOfRange)?;
+        Ok(u)
+    }
+
+    /// The JSON form of an upload key.
+    pub fn from_upload_key(k: &UploadKey) -> Self {
+        JsonKey {
+            key: base64::engine::general_purpose::STANDARD.encode(k.key.as_bytes()),
+            rolling_start: k.rolling_start.0,
+            rolling_period: k.rolling_period,
+            transmission_risk: k.transmission_risk,
+        }
+    }
 }

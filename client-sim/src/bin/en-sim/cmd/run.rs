@@ -1,14 +1,61 @@
-//! The `run` and `sweep` commands: argument handling, progress bar, outputs.
+//! `en-sim run` and `en-sim sweep`: argument handling, progress bar, outputs.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use en_protocol::keys::SigningKey;
+use en_sim::sim::report::{self, Series};
+use en_sim::sim::server::{External, SimServer};
+use en_sim::sim::{run, Outcome, SimConfig, EPOCH};
 use rand::SeedableRng;
 
-use super::report::{self, Series};
-use super::server::{External, SimServer};
-use super::{run, Outcome, SimConfig, EPOCH};
+/// Arguments of `en-sim run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Fraction of people using the app (Kiên Giang reported 0.126 in May 2021).
+    #[arg(long, default_value_t = 0.6)]
+    adoption: f64,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+impl RunArgs {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.adoption),
+            "--adoption must be between 0 and 1"
+        );
+        super::runtime()?.block_on(run_cmd(self.sim, self.adoption, &self.out))
+    }
+}
+
+/// Arguments of `en-sim sweep`.
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// Adoption levels, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.6,1.0")]
+    adoption: Vec<f64>,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+impl SweepArgs {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.adoption.iter().all(|a| (0.0..=1.0).contains(a)),
+            "--adoption values must be between 0 and 1"
+        );
+        super::runtime()?.block_on(sweep_cmd(self.sim, &self.adoption, &self.out))
+    }
+}
 
 /// Options shared by `run` and `sweep`.
 #[derive(clap::Args, Debug, Clone)]
@@ -58,7 +105,7 @@ pub struct SimArgs {
     #[arg(long = "public-key", value_delimiter = ',')]
     pub public_key: Vec<String>,
     /// Authority id registered on the running server.
-    #[arg(long, default_value = super::server::AUTHORITY)]
+    #[arg(long, default_value = en_sim::sim::server::AUTHORITY)]
     pub authority: String,
     /// That authority's private key file.
     #[arg(long)]
@@ -149,8 +196,9 @@ impl SimArgs {
                 now,
             ),
             None => {
-                let mut rng =
-                    rand_chacha::ChaCha20Rng::seed_from_u64(super::ble::mix(self.seed ^ 0xa11));
+                let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(en_sim::sim::ble::mix(
+                    self.seed ^ 0xa11,
+                ));
                 SimServer::in_process(now, SigningKey::generate(&mut rng)).await
             }
         }
@@ -221,7 +269,7 @@ async fn one(
 }
 
 /// `en-sim run`.
-pub async fn run_cmd(args: SimArgs, adoption: f64, out: &Path) -> anyhow::Result<()> {
+async fn run_cmd(args: SimArgs, adoption: f64, out: &Path) -> anyhow::Result<()> {
     args.check()?;
     let (o, timing) = one(
         &args,
@@ -246,7 +294,7 @@ pub async fn run_cmd(args: SimArgs, adoption: f64, out: &Path) -> anyhow::Result
 }
 
 /// `en-sim sweep`.
-pub async fn sweep_cmd(args: SimArgs, adoptions: &[f64], out: &Path) -> anyhow::Result<()> {
+async fn sweep_cmd(args: SimArgs, adoptions: &[f64], out: &Path) -> anyhow::Result<()> {
     args.check()?;
     std::fs::create_dir_all(out)?;
     let mut rows = Vec::new();

@@ -1,0 +1,177 @@
+//! The one table of the server's error codes: code, HTTP status, and when it is answered.
+//!
+//! The server turns every refusal into one of these (`server/src/error.rs`); clients match on
+//! them; `spec/api.md` lists them, and a test checks that the spec's table and this one agree.
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = ($code:literal, $status:literal), )*) => {
+        /// A stable, machine-readable error code of the HTTP API.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
+
+            /// The code as it appears in `{"error": "<code>"}`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $code, )* }
+            }
+
+            /// The HTTP status answered with this code.
+            pub fn status(self) -> u16 {
+                match self { $( ErrorCode::$variant => $status, )* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not JSON.
+    MalformedJson = ("malformed_json", 400),
+    /// JSON of the wrong shape: wrong types, missing or unknown fields, or a bad parameter.
+    InvalidRequest = ("invalid_request", 400),
+    /// The case report's base64 or binary encoding is invalid.
+    MalformedReport = ("malformed_report", 400),
+    /// The verification certificate's base64 or binary encoding is invalid.
+    MalformedCertificate = ("malformed_certificate", 400),
+    /// A JSON key is not 16 bytes of base64 or has a field out of range.
+    InvalidKey = ("invalid_key", 400),
+    /// The HMAC key is not 16 to 64 bytes of base64.
+    InvalidHmacKey = ("invalid_hmac_key", 400),
+    /// An upload without keys.
+    NoKeys = ("no_keys", 400),
+    /// More keys than allowed in one upload.
+    TooManyKeys = ("too_many_keys", 400),
+    /// A key starts in the future.
+    KeyInFuture = ("key_in_future", 400),
+    /// A key is older than the maximum key age.
+    KeyTooOld = ("key_too_old", 400),
+    /// Two keys cover overlapping intervals.
+    OverlappingKeys = ("overlapping_keys", 400),
+    /// The same key twice in one upload.
+    DuplicateKey = ("duplicate_key", 400),
+    /// The case report was issued too long ago.
+    ReportTooOld = ("report_too_old", 400),
+    /// The report or certificate claims to be issued in the future.
+    NotYetValid = ("not_yet_valid", 400),
+    /// A certificate valid for longer than the server allows.
+    CertificateTooLong = ("certificate_lifetime_too_long", 400),
+    /// A bulk upload with no reports or too many.
+    InvalidBulkSize = ("invalid_bulk_size", 400),
+    /// `/v1/batches/{seq}` with a sequence that is not a positive decimal integer.
+    InvalidSequence = ("invalid_sequence", 400),
+    /// The body ended early.
+    IncompleteBody = ("incomplete_body", 400),
+    /// A signature check failed.
+    BadSignature = ("bad_signature", 401),
+    /// The signing authority is not registered.
+    UnknownAuthority = ("unknown_authority", 401),
+    /// The verification certificate has expired.
+    CertificateExpired = ("certificate_expired", 401),
+    /// The certificate names another server.
+    WrongAudience = ("wrong_audience", 401),
+    /// The keys are not the ones the certificate was issued for.
+    TekmacMismatch = ("tekmac_mismatch", 401),
+    /// The authority has been revoked.
+    RevokedAuthority = ("revoked_authority", 403),
+    /// The authority may not report for this region, or this server does not publish for it.
+    WrongRegion = ("wrong_region", 403),
+    /// No such endpoint.
+    NotFound = ("not_found", 404),
+    /// No such batch (never published, or expired).
+    BatchNotFound = ("batch_not_found", 404),
+    /// The endpoint does not support the method (the answer lists the allowed ones in `Allow`).
+    MethodNotAllowed = ("method_not_allowed", 405),
+    /// The request took longer than the request timeout to arrive.
+    RequestTimeout = ("request_timeout", 408),
+    /// The case-report nonce or certificate was already used.
+    Replayed = ("replayed", 409),
+    /// A key was uploaded before.
+    KeyExists = ("key_exists", 409),
+    /// The body is larger than allowed.
+    BodyTooLarge = ("body_too_large", 413),
+    /// An upload without `Content-Type: application/json`.
+    UnsupportedMediaType = ("unsupported_media_type", 415),
+    /// The authority's daily upload quota is used up.
+    QuotaExceeded = ("quota_exceeded", 429),
+    /// The store failed.
+    StorageError = ("storage_error", 500),
+    /// The server is at its limit of request bodies in memory; try again shortly.
+    ServerBusy = ("server_busy", 503),
+    /// The authority registry cannot be read; uploads are refused until an operator fixes it.
+    RegistryUnavailable = ("registry_unavailable", 503),
+}
+
+impl ErrorCode {
+    /// Parses a code string.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(s: &str) -> Option<ErrorCode> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every `(status, code)` pair of the "Errors" table in spec/api.md.
+    fn spec_table() -> BTreeSet<(u16, String)> {
+        let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/api.md"))
+            .expect("spec/api.md");
+        let section = spec
+            .split("\n## Errors")
+            .nth(1)
+            .expect("spec/api.md has an Errors section");
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let mut out = BTreeSet::new();
+        for line in section.lines().filter(|l| l.starts_with("| ")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let Ok(status) = cells[1].parse::<u16>() else {
+                continue; // header and separator rows
+            };
+            for code in cells[2].split(',') {
+                let code = code.trim().trim_matches('`');
+                if !code.is_empty() {
+                    out.insert((status, code.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn codes_and_statuses_match_the_spec() {
+        let ours: BTreeSet<(u16, String)> = ErrorCode::ALL
+            .iter()
+            .map(|c| (c.status(), c.as_str().to_string()))
+            .collect();
+        let spec = spec_table();
+        let missing: Vec<_> = ours.difference(&spec).collect();
+        let extra: Vec<_> = spec.difference(&ours).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "spec/api.md and ErrorCode disagree: not in the spec {missing:?}; only in the spec {extra:?}"
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_and_parse_back() {
+        let mut seen = BTreeSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate code {c}");
+            assert_eq!(ErrorCode::from_str(c.as_str()), Some(*c));
+            assert!((400..600).contains(&c.status()));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! One module per command.
+
+pub mod authority;
+pub mod fetch;
+pub mod inspect;
+pub mod phone;
+pub mod rpis;
+pub mod run;
+
+use std::path::Path;
+
+use en_protocol::keys::PublicKey;
+use en_protocol::verify::ExportKeys;
+
+/// The trusted export keys given as hex on the command line.
+pub fn trusted(keys: &[String]) -> anyhow::Result<ExportKeys> {
+    let pks = keys
+        .iter()
+        .map(|k| {
+            PublicKey::from_hex(k).map_err(|_| {
+                anyhow::anyhow!("--public-key must be a 64-hex-character ed25519 public key")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(ExportKeys::new(pks))
+}
+
+/// A multi-threaded tokio runtime for the client commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Reads a small text file (a certificate or HMAC key in base64).
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}

@@ -1,0 +1,84 @@
+//! `en-sim`: the phone and authority clients, the simulator, benchmarks and inspection tools.
+//!
+//! One module per command under `cmd/`; the benchmarks under `bench/`. Errors end here as one
+//! line on stderr and exit status 1 (a malformed command line: exit status 2).
+
+mod args;
+mod bench;
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exposure-notification clients and researcher tools.
+#[derive(Parser)]
+#[command(name = "en-sim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the rolling proximity identifiers of a TEK, one line per interval:
+    /// `<ENIN> <RPI hex>`, followed by ` <AEM hex>` when --metadata is given.
+    ///
+    /// Byte-compatible with the Google/Apple Exposure Notification crypto spec v1.2; use it to
+    /// check another implementation against this one.
+    Rpis(cmd::rpis::Args),
+    /// Health-authority tools: keys, case reports, verification certificates.
+    Authority {
+        #[command(subcommand)]
+        action: cmd::authority::Action,
+    },
+    /// Phone tools: make keys, compute the tekmac, upload with a certificate.
+    Phone {
+        #[command(subcommand)]
+        action: cmd::phone::Action,
+    },
+    /// Download the index and every batch, verify each signature and the hash chain, and
+    /// write the batches to DIR (continuing from batches already there).
+    Fetch(cmd::fetch::Args),
+    /// Simulate a population of phones, people and an epidemic against a real server, and
+    /// write report.json, daily.csv and plots (epidemic.svg, notifications.svg) to --out.
+    Run(cmd::run::RunArgs),
+    /// Run the simulation at several adoption levels and plot precision and recall against
+    /// adoption (sweep.json, precision_recall.svg, one directory per level).
+    Sweep(cmd::run::SweepArgs),
+    /// Measure the hot paths, each beside a reference measured in the same run: matching vs
+    /// raw AES, batch building, HTTPS ingest vs ed25519 verification, downloads, wire size,
+    /// and the simulator. See BENCHMARKS.md.
+    Bench(bench::Args),
+    /// Verify one batch file and print it as JSON (keys, window, sequence, signer).
+    Inspect(cmd::inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = match en_api::cli::parse() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // Server and library logs (RUST_LOG=info for the in-process server's).
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+    let r = match cli.command {
+        Command::Rpis(a) => cmd::rpis::run(a),
+        Command::Authority { action } => action.run(),
+        Command::Phone { action } => action.run(),
+        Command::Fetch(a) => a.run(),
+        Command::Run(a) => a.run(),
+        Command::Sweep(a) => a.run(),
+        Command::Bench(a) => a.run(),
+        Command::Inspect(a) => a.run(),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => en_api::cli::fail(e.as_ref()),
+    }
+}

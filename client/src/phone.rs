@@ -1,0 +1,63 @@
+//! A phone's side of uploads: its keys, the tekmac it shows its health authority, and the
+//! certified upload (or a fake one).
+
+use base64::Engine;
+use en_api::json::{JsonKey, PublishUpload, UploadAccepted};
+use en_protocol::keys::TemporaryExposureKey;
+use en_protocol::wire::key::UploadKey;
+use en_protocol::{IntervalNumber, UnixTime};
+use rand_core::CryptoRngCore;
+
+use crate::transport::Client;
+use crate::Error;
+
+/// A phone's keys for the `days` days before `now` (day-aligned, 144 intervals each).
+pub fn phone_keys(days: u32, now: UnixTime, rng: &mut impl CryptoRngCore) -> Vec<UploadKey> {
+    let today = now.interval().day_start().0;
+    (1..=days)
+        .map(|d| UploadKey {
+            key: TemporaryExposureKey::generate(rng),
+            rolling_start: IntervalNumber(today - 144 * d),
+            rolling_period: 144,
+            transmission_risk: 0,
+        })
+        .collect()
+}
+
+/// Uploads keys with the authority's certificate (base64) and the phone's HMAC key (base64).
+/// Returns the number of keys stored.
+pub async fn upload(
+    client: &Client,
+    keys: &[UploadKey],
+    certificate_b64: &str,
+    hmac_key_b64: &str,
+) -> Result<usize, Error> {
+    let body = PublishUpload {
+        certificate: certificate_b64.trim().to_string(),
+        hmac_key: hmac_key_b64.trim().to_string(),
+        keys: keys.iter().map(JsonKey::from_upload_key).collect(),
+        fake: false,
+        padding: None,
+    };
+    let r: UploadAccepted = client.post_json("/v1/publish", &body).await?;
+    Ok(r.accepted_keys)
+}
+
+/// Sends a fake (chaff) upload: answered like a real one, stores nothing.
+pub async fn chaff(
+    client: &Client,
+    now: UnixTime,
+    rng: &mut impl CryptoRngCore,
+) -> Result<(), Error> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let keys = phone_keys(14, now, rng);
+    let body = PublishUpload {
+        certificate: b64.encode([0u8; 200]),
+        hmac_key: b64.encode([0u8; 32]),
+        keys: keys.iter().map(JsonKey::from_upload_key).collect(),
+        fake: true,
+        padding: None,
+    };
+    let _: UploadAccepted = client.post_json("/v1/publish", &body).await?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! HTTP client for the server's API (reqwest + rustls).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use en_api::json::ErrorBody;
+
+use crate::{Error, Refused};
+
+/// A client for one server.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    /// Bytes received in response bodies (for the simulator's cost accounting).
+    pub received: Arc<AtomicU64>,
+}
+
+impl Client {
+    /// A client for `base` (e.g. `https://localhost:8443`), trusting `ca` (PEM) in addition to
+    /// the system's roots when given.
+    pub fn new(base: &str, ca: Option<&Path>) -> Result<Self, Error> {
+        let base = base.trim_end_matches('/').to_string();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(Error::Invalid(format!(
+                "--server must be an http(s):// URL, got {base}"
+            )));
+        }
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("en-client/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).map_err(|e| Error::io("read CA certificate", ca, e))?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|_| {
+                Error::Invalid(format!("{} is not a PEM certificate", ca.display()))
+            })?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b
+            .build()
+            .map_err(|_| Error::Invalid("cannot initialise the TLS client".into()))?;
+        Ok(Client {
+            base,
+            http,
+            received: Default::default(),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn unreachable(&self, source: reqwest::Error) -> Error {
+        Error::Unreachable {
+            url: self.base.clone(),
+            source,
+        }
+    }
+
+    async fn check(&self, r: reqwest::Response) -> Result<bytes::Bytes, Error> {
+        let status = r.status();
+        let body = r.bytes().await.map_err(|e| self.unreachable(e))?;
+        self.received.fetch_add(body.len() as u64, Relaxed);
+        if status.is_success() {
+            return Ok(body);
+        }
+        let refused = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(e) => Refused {
+                status: status.as_u16(),
+                code: e.error,
+                message: e.message,
+            },
+            Err(_) => Refused {
+                status: status.as_u16(),
+                code: "unknown".into(),
+                message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+            },
+        };
+        Err(refused.into())
+    }
+
+    /// POSTs `body` (already serialized JSON) to `path` and parses the acceptance.
+    pub async fn post_raw<R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<R, Error> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let b = self.check(r).await?;
+        serde_json::from_slice(&b).map_err(|_| Error::BadAnswer("not the JSON the API promises"))
+    }
+
+    /// POSTs a JSON body to `path` and parses the acceptance.
+    pub async fn post_json<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> Result<R, Error> {
+        self.post_raw(
+            path,
+            serde_json::to_vec(body).expect("API bodies serialize"),
+        )
+        .await
+    }
+
+    /// GETs `path` as bytes.
+    pub async fn get(&self, path: &str) -> Result<bytes::Bytes, Error> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.check(r).await
+    }
+}
