@@ -35,6 +35,7 @@ pub mod gaen;
 pub mod hex;
 pub mod keys;
 pub mod matching;
+pub mod phone;
 pub mod risk;
 pub mod tekmac;
 pub mod time;
@@ -42,5 +43,5 @@ pub mod validate;
 pub mod verify;
 pub mod wire;
 
-pub use error::{DecodeError, Error, ValidationError, VerifyError};
+pub use error::{DecodeError, Error, FollowError, ValidationError, VerifyError};
 pub use time::{IntervalNumber, UnixTime};

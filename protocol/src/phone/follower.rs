@@ -1,0 +1,514 @@
+//! [`ChainFollower`]: the sans-IO state machine that follows one hash chain of export-signed
+//! batches (key batches today, venue traces next) from its signed index.
+//!
+//! Quinn's shape: [`ChainFollower::handle_index`], [`ChainFollower::handle_batch`] and
+//! [`ChainFollower::handle_config`] take bytes and `now`; [`ChainFollower::poll_fetch`] says
+//! which batch to download next. No IO, no clock, no randomness; an error changes nothing.
+//!
+//! What it refuses (each with its own [`FollowError`] code), and why:
+//! - an index or risk configuration older than [`FollowerConfig::max_age_seconds`], dated
+//!   beyond the clock-skew allowance, or older than one already accepted: a mirror could
+//!   otherwise freeze a phone on old data or roll it back;
+//! - an index that contradicts the phone's last verified batch (the head): a different hash at
+//!   the head's sequence (fork), nothing at or after the head (rollback), or a first batch
+//!   after the head other than head + 1 (gap). The phone never forgets its head on its own: a
+//!   gap is only bridged by [`ChainFollower::resync_from_index`], which the caller must call
+//!   deliberately and which says what is given up;
+//! - a batch other than the one asked for, bytes whose SHA-256 is not the index's, or a batch
+//!   that does not continue the head (`prev_hash`, window).
+//!
+//! **Trust on first use.** A follower with no head (a fresh phone, or one that resynced)
+//! accepts the first batch it fetches without knowing its predecessor: that batch's
+//! signature is checked, but whether the chain before it was complete cannot be. From then on
+//! every batch is chained to it. [`ChainedBatch::on_trust`] says which batch that was.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, FollowError, VerifyError};
+use crate::time::UnixTime;
+use crate::verify::ExportKeys;
+use crate::wire::batch::{BatchHash, BatchHeader, KeyBatches, GENESIS_HASH};
+use crate::wire::chain::ChainFormat;
+use crate::wire::config::{SignedRiskConfig, VerifiedRiskConfig};
+use crate::wire::index::{IndexEntry, SignedIndex};
+use crate::wire::Region;
+
+/// Default largest age of a signed index or risk configuration: 6 hours. The server re-signs
+/// both every hour, so an honest server stays well inside it.
+pub const DEFAULT_MAX_AGE_SECONDS: u64 = 6 * 3600;
+/// Default allowance for a signed time ahead of the phone's clock: 2 hours (as GAEN's skew).
+pub const DEFAULT_MAX_FUTURE_SECONDS: u64 = 2 * 3600;
+
+/// What a follower trusts and how strict it is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FollowerConfig {
+    /// The export keys whose signatures are accepted (several during a rotation).
+    pub trusted: ExportKeys,
+    /// The region followed.
+    pub region: Region,
+    /// Largest accepted age of an index or risk configuration, seconds.
+    pub max_age_seconds: u64,
+    /// Largest accepted lead of a signed time over `now`, seconds.
+    pub max_future_seconds: u64,
+}
+
+impl FollowerConfig {
+    /// Follows `region` with `trusted` keys and the default limits.
+    pub fn new(trusted: ExportKeys, region: Region) -> Self {
+        FollowerConfig {
+            trusted,
+            region,
+            max_age_seconds: DEFAULT_MAX_AGE_SECONDS,
+            max_future_seconds: DEFAULT_MAX_FUTURE_SECONDS,
+        }
+    }
+}
+
+/// The last verified batch of a chain: what the next batch must continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChainHead {
+    /// Its sequence number.
+    pub sequence: u64,
+    /// Its SHA-256: the next batch's `prev_hash`.
+    pub hash: BatchHash,
+    /// Its window end: the next batch's window start.
+    pub window_end: UnixTime,
+}
+
+impl ChainHead {
+    /// The head a verified batch with this header makes.
+    pub fn of(header: &BatchHeader) -> Self {
+        ChainHead {
+            sequence: header.sequence,
+            hash: header.hash,
+            window_end: header.window_end,
+        }
+    }
+}
+
+/// What a follower remembers across restarts (the phone's state persists it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FollowerState {
+    /// The last verified batch, if any.
+    pub head: Option<ChainHead>,
+    /// `generated_at` of the newest accepted index.
+    pub index_generated_at: Option<UnixTime>,
+    /// `issued_at` of the newest accepted risk configuration.
+    pub config_issued_at: Option<UnixTime>,
+}
+
+/// What an accepted index changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IndexUpdate {
+    /// When the index was signed.
+    pub generated_at: UnixTime,
+    /// Batches to fetch now ([`ChainFollower::poll_fetch`] gives them in order).
+    pub pending: usize,
+    /// The newest batch the index lists.
+    pub newest_listed: Option<u64>,
+}
+
+/// A batch that verified and continues the chain (or starts it, on trust).
+#[derive(Debug, Clone)]
+pub struct ChainedBatch<B> {
+    batch: B,
+    on_trust: bool,
+}
+
+impl<B> ChainedBatch<B> {
+    /// The verified batch.
+    pub fn batch(&self) -> &B {
+        &self.batch
+    }
+    /// The verified batch, by value.
+    pub fn into_batch(self) -> B {
+        self.batch
+    }
+    /// True if there was no head to chain it to: it was accepted on first use.
+    pub fn on_trust(&self) -> bool {
+        self.on_trust
+    }
+}
+
+/// What [`ChainFollower::resync_from_index`] gave up, for a loud warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resync {
+    /// The head that was dropped (`None` for a follower that had none).
+    pub dropped_head: Option<u64>,
+    /// The first batch that will never be verified.
+    pub skipped_from: u64,
+    /// The batch the chain is trusted again from (on first use).
+    pub resume_at: u64,
+}
+
+impl Resync {
+    /// How many batches will never be verified (listed or not).
+    pub fn skipped(&self) -> u64 {
+        self.resume_at - self.skipped_from
+    }
+}
+
+impl fmt::Display for Resync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RESYNC: batches {}..={} ({} batch(es)) will never be verified; the chain is trusted \
+             again, on first use, from batch {}",
+            self.skipped_from,
+            self.resume_at - 1,
+            self.skipped(),
+            self.resume_at
+        )?;
+        match self.dropped_head {
+            Some(h) => write!(f, " (last verified batch was {h})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A gap the caller may choose to bridge with [`ChainFollower::resync_from_index`].
+#[derive(Debug, Clone)]
+struct GapOffer {
+    resync: Resync,
+    generated_at: UnixTime,
+    entries: Vec<IndexEntry>,
+}
+
+/// Follows one hash chain of kind `C` (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct ChainFollower<C: ChainFormat> {
+    config: FollowerConfig,
+    state: FollowerState,
+    pending: VecDeque<IndexEntry>,
+    gap: Option<GapOffer>,
+    chain: PhantomData<fn() -> C>,
+}
+
+/// The follower of the key chain, the one a phone matches against.
+pub type KeyFollower = ChainFollower<KeyBatches>;
+
+impl<C: ChainFormat> ChainFollower<C> {
+    /// A follower with no head: its first batch is trusted on first use.
+    pub fn new(config: FollowerConfig) -> Self {
+        Self::resume(config, FollowerState::default())
+    }
+
+    /// A follower that continues from `state` (from [`Self::state`], persisted by the caller).
+    pub fn resume(config: FollowerConfig, state: FollowerState) -> Self {
+        ChainFollower {
+            config,
+            state,
+            pending: VecDeque::new(),
+            gap: None,
+            chain: PhantomData,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FollowerConfig {
+        &self.config
+    }
+
+    /// What to persist.
+    pub fn state(&self) -> &FollowerState {
+        &self.state
+    }
+
+    /// The last verified batch.
+    pub fn head(&self) -> Option<&ChainHead> {
+        self.state.head.as_ref()
+    }
+
+    /// Verifies a signed index and plans the batches to fetch (see the module documentation
+    /// for what it refuses). On success the plan replaces any earlier one.
+    pub fn handle_index(&mut self, bytes: &[u8], now: UnixTime) -> Result<IndexUpdate, Error> {
+        let verified = SignedIndex::decode_as(bytes, &C::INDEX)?.verify(&self.config.trusted)?;
+        let index = verified.index();
+        self.check_region(&index.region)?;
+        let cfg = &self.config;
+        if index.generated_at > now.plus(cfg.max_future_seconds) {
+            return Err(FollowError::FutureIndex {
+                generated_at: index.generated_at,
+                now,
+            }
+            .into());
+        }
+        if now.0.saturating_sub(index.generated_at.0) > cfg.max_age_seconds {
+            return Err(FollowError::StaleIndex {
+                generated_at: index.generated_at,
+                now,
+                max_age: cfg.max_age_seconds,
+            }
+            .into());
+        }
+        if let Some(newest) = self.state.index_generated_at {
+            if index.generated_at < newest {
+                return Err(FollowError::IndexRollback {
+                    generated_at: index.generated_at,
+                    newest_accepted: newest,
+                }
+                .into());
+            }
+        }
+        self.gap = None;
+        let to_fetch = match plan(self.state.head.as_ref(), &index.entries) {
+            Ok(to_fetch) => to_fetch,
+            Err(Planned::Refused(e)) => return Err(e.into()),
+            Err(Planned::Gap(e, resync, resume)) => {
+                self.gap = Some(GapOffer {
+                    resync,
+                    generated_at: index.generated_at,
+                    entries: index.entries[resume..].to_vec(),
+                });
+                return Err(e.into());
+            }
+        };
+        self.pending = to_fetch.iter().cloned().collect();
+        self.state.index_generated_at = Some(index.generated_at);
+        Ok(IndexUpdate {
+            generated_at: index.generated_at,
+            pending: self.pending.len(),
+            newest_listed: index.entries.last().map(|e| e.sequence),
+        })
+    }
+
+    /// The next batch to download, as the signed index describes it (its `size` bounds the
+    /// download; its `hash` is checked by [`Self::handle_batch`]).
+    pub fn poll_fetch(&self) -> Option<&IndexEntry> {
+        self.pending.front()
+    }
+
+    /// Accepts the batch [`Self::poll_fetch`] asked for: the bytes must be the ones the
+    /// index announced, verify under a trusted key, and continue the head. Advances the head.
+    pub fn handle_batch(
+        &mut self,
+        bytes: &[u8],
+        now: UnixTime,
+    ) -> Result<ChainedBatch<C::Verified>, Error> {
+        let entry = self.pending.front().ok_or(Error::Usage(
+            "no batch is pending: handle an index and fetch what poll_fetch names",
+        ))?;
+        let trusted = &self.config.trusted;
+        let hash: BatchHash = Sha256::digest(bytes).into();
+        if bytes.len() as u64 != entry.size || hash != entry.hash {
+            // Tell another authentic batch (a mirror serving the wrong file) from bad bytes.
+            if let Ok(other) = C::decode_verify(bytes, trusted) {
+                let got = C::header(&other).sequence;
+                if got != entry.sequence {
+                    return Err(FollowError::UnexpectedBatch {
+                        expected: entry.sequence,
+                        got,
+                    }
+                    .into());
+                }
+            }
+            return Err(FollowError::BatchHashMismatch {
+                sequence: entry.sequence,
+            }
+            .into());
+        }
+        let batch = C::decode_verify(bytes, trusted)?;
+        let h = C::header(&batch);
+        self.check_region(&h.region)?;
+        if h.sequence != entry.sequence {
+            return Err(FollowError::UnexpectedBatch {
+                expected: entry.sequence,
+                got: h.sequence,
+            }
+            .into());
+        }
+        if h.window_end > now.plus(self.config.max_future_seconds) {
+            return Err(FollowError::FutureBatch {
+                sequence: h.sequence,
+                window_end: h.window_end,
+                now,
+            }
+            .into());
+        }
+        match &self.state.head {
+            Some(head) => check_continues(head, h)?,
+            None if h.sequence == 1 && h.prev_hash != GENESIS_HASH => {
+                return Err(VerifyError::BrokenChain(
+                    "batch 1 must start the chain (previous hash all zeros)",
+                )
+                .into())
+            }
+            None => {}
+        }
+        let on_trust = self.state.head.is_none();
+        self.state.head = Some(ChainHead::of(h));
+        self.pending.pop_front();
+        Ok(ChainedBatch { batch, on_trust })
+    }
+
+    /// Bridges the gap the last index reported ([`FollowError::ChainGap`]): drops the head
+    /// and plans the chain from the first batch after the gap, which will be trusted on first
+    /// use. The only way a follower ever forgets its head; the caller decides, and should
+    /// show the returned [`Resync`] to the user.
+    pub fn resync_from_index(&mut self) -> Result<Resync, Error> {
+        let gap = self.gap.take().ok_or(Error::Usage(
+            "resync is only possible right after an index reported a chain gap",
+        ))?;
+        self.state.head = None;
+        self.state.index_generated_at = Some(gap.generated_at);
+        self.pending = gap.entries.into();
+        Ok(gap.resync)
+    }
+
+    fn check_region(&self, got: &Region) -> Result<(), FollowError> {
+        if got != &self.config.region {
+            return Err(FollowError::WrongRegion {
+                expected: self.config.region.clone(),
+                got: got.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl ChainFollower<KeyBatches> {
+    /// Verifies a signed risk configuration and checks it is fresh and not older than the
+    /// newest one accepted (the same rules as for an index).
+    pub fn handle_config(
+        &mut self,
+        bytes: &[u8],
+        now: UnixTime,
+    ) -> Result<VerifiedRiskConfig, Error> {
+        let v = SignedRiskConfig::decode(bytes)?.verify(&self.config.trusted)?;
+        let issued_at = v.config().issued_at;
+        let cfg = &self.config;
+        if issued_at > now.plus(cfg.max_future_seconds) {
+            return Err(FollowError::FutureConfig { issued_at, now }.into());
+        }
+        if now.0.saturating_sub(issued_at.0) > cfg.max_age_seconds {
+            return Err(FollowError::StaleConfig {
+                issued_at,
+                now,
+                max_age: cfg.max_age_seconds,
+            }
+            .into());
+        }
+        if let Some(newest) = self.state.config_issued_at {
+            if issued_at < newest {
+                return Err(FollowError::ConfigRollback {
+                    issued_at,
+                    newest_accepted: newest,
+                }
+                .into());
+            }
+        }
+        self.state.config_issued_at = Some(issued_at);
+        Ok(v)
+    }
+}
+
+/// Why an index cannot be followed: refused outright, or a gap a resync could bridge (with
+/// what it would give up and the position of the entry it would resume at).
+enum Planned {
+    Refused(FollowError),
+    Gap(FollowError, Resync, usize),
+}
+
+/// The entries to fetch after `head`, oldest first, or why there are none to follow.
+fn plan<'a>(
+    head: Option<&ChainHead>,
+    entries: &'a [IndexEntry],
+) -> Result<&'a [IndexEntry], Planned> {
+    let after = match head {
+        Some(h) => {
+            let newest = entries.last().map(|e| e.sequence);
+            if newest.is_none_or(|n| n < h.sequence) {
+                return Err(Planned::Refused(FollowError::ChainRollback {
+                    head: h.sequence,
+                    newest_listed: newest,
+                }));
+            }
+            let at = entries.partition_point(|e| e.sequence < h.sequence);
+            if entries[at].sequence == h.sequence
+                && (entries[at].hash != h.hash || entries[at].window_end != h.window_end)
+            {
+                return Err(Planned::Refused(FollowError::ChainFork {
+                    sequence: h.sequence,
+                }));
+            }
+            let next = h
+                .sequence
+                .checked_add(1)
+                .ok_or(Planned::Refused(FollowError::SequenceOverflow))?;
+            let from = entries.partition_point(|e| e.sequence <= h.sequence);
+            match entries.get(from) {
+                Some(e) if e.sequence != next => {
+                    let resume = last_run(entries, from);
+                    return Err(Planned::Gap(
+                        FollowError::ChainGap {
+                            have: h.sequence,
+                            offered: e.sequence,
+                        },
+                        Resync {
+                            dropped_head: Some(h.sequence),
+                            skipped_from: next,
+                            resume_at: entries[resume].sequence,
+                        },
+                        resume,
+                    ));
+                }
+                _ => from,
+            }
+        }
+        None => 0,
+    };
+    // Sequences are strictly increasing (the decoder checks), so `w[0] + 1` cannot overflow.
+    if let Some(i) = (after..entries.len().saturating_sub(1))
+        .find(|&i| entries[i + 1].sequence != entries[i].sequence + 1)
+    {
+        let resume = last_run(entries, after);
+        return Err(Planned::Gap(
+            FollowError::ChainGap {
+                have: entries[i].sequence,
+                offered: entries[i + 1].sequence,
+            },
+            Resync {
+                dropped_head: head.map(|h| h.sequence),
+                skipped_from: head.map_or(entries[after].sequence, |h| h.sequence + 1),
+                resume_at: entries[resume].sequence,
+            },
+            resume,
+        ));
+    }
+    Ok(&entries[after..])
+}
+
+/// The start of the last run of consecutive sequences in `entries[from..]` (non-empty).
+fn last_run(entries: &[IndexEntry], from: usize) -> usize {
+    (from + 1..entries.len())
+        .rev()
+        .find(|&i| entries[i].sequence != entries[i - 1].sequence + 1)
+        .unwrap_or(from)
+}
+
+/// Checks that the authentic batch `h` continues `head`: the same place in the chain with
+/// another predecessor is a fork; a window that does not continue breaks the chain.
+fn check_continues(head: &ChainHead, h: &BatchHeader) -> Result<(), Error> {
+    if head.sequence.checked_add(1) != Some(h.sequence) {
+        return Err(VerifyError::BrokenChain("sequence does not follow").into());
+    }
+    if h.prev_hash != head.hash {
+        return Err(FollowError::ChainFork {
+            sequence: head.sequence,
+        }
+        .into());
+    }
+    if h.window_start != head.window_end {
+        return Err(VerifyError::BrokenChain("windows are not contiguous").into());
+    }
+    Ok(())
+}
