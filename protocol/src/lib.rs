@@ -3,7 +3,7 @@
 //! The sans-IO core of a privacy-preserving exposure-notification system: everything that
 //! defines a byte on the wire or a decision a phone makes, and nothing that does IO.
 //!
-//! - [`derive`]: the Google/Apple Exposure Notification v1.2 key schedule
+//! - [`mod@derive`]: the Google/Apple Exposure Notification v1.2 key schedule
 //!   (TEK → RPIK/AEMK → RPI/AEM), byte-exact with the published test vectors.
 //! - [`wire`]: the formats, each with an encoder and a strict, canonical decoder:
 //!   diagnosis keys, case reports, verification certificates, batches, indexes and risk

@@ -23,157 +23,21 @@
 //! every batch is chained to it. [`ChainedBatch::on_trust`] says which batch that was.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::marker::PhantomData;
 
 use sha2::{Digest, Sha256};
 
+use super::chain_state::{
+    ChainHead, ChainedBatch, FollowerConfig, FollowerState, IndexUpdate, Resync,
+};
+use super::plan::{check_continues, plan, Planned};
 use crate::error::{Error, FollowError, VerifyError};
 use crate::time::UnixTime;
-use crate::verify::ExportKeys;
-use crate::wire::batch::{BatchHash, BatchHeader, KeyBatches, GENESIS_HASH};
+use crate::wire::batch::{BatchHash, KeyBatches, GENESIS_HASH};
 use crate::wire::chain::ChainFormat;
 use crate::wire::config::{SignedRiskConfig, VerifiedRiskConfig};
 use crate::wire::index::{IndexEntry, SignedIndex};
 use crate::wire::Region;
-
-/// Default largest age of a signed index or risk configuration: 6 hours. The server re-signs
-/// both every hour, so an honest server stays well inside it.
-pub const DEFAULT_MAX_AGE_SECONDS: u64 = 6 * 3600;
-/// Default allowance for a signed time ahead of the phone's clock: 2 hours (as GAEN's skew).
-pub const DEFAULT_MAX_FUTURE_SECONDS: u64 = 2 * 3600;
-
-/// What a follower trusts and how strict it is.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct FollowerConfig {
-    /// The export keys whose signatures are accepted (several during a rotation).
-    pub trusted: ExportKeys,
-    /// The region followed.
-    pub region: Region,
-    /// Largest accepted age of an index or risk configuration, seconds.
-    pub max_age_seconds: u64,
-    /// Largest accepted lead of a signed time over `now`, seconds.
-    pub max_future_seconds: u64,
-}
-
-impl FollowerConfig {
-    /// Follows `region` with `trusted` keys and the default limits.
-    pub fn new(trusted: ExportKeys, region: Region) -> Self {
-        FollowerConfig {
-            trusted,
-            region,
-            max_age_seconds: DEFAULT_MAX_AGE_SECONDS,
-            max_future_seconds: DEFAULT_MAX_FUTURE_SECONDS,
-        }
-    }
-}
-
-/// The last verified batch of a chain: what the next batch must continue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChainHead {
-    /// Its sequence number.
-    pub sequence: u64,
-    /// Its SHA-256: the next batch's `prev_hash`.
-    pub hash: BatchHash,
-    /// Its window end: the next batch's window start.
-    pub window_end: UnixTime,
-}
-
-impl ChainHead {
-    /// The head a verified batch with this header makes.
-    pub fn of(header: &BatchHeader) -> Self {
-        ChainHead {
-            sequence: header.sequence,
-            hash: header.hash,
-            window_end: header.window_end,
-        }
-    }
-}
-
-/// What a follower remembers across restarts (the phone's state persists it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct FollowerState {
-    /// The last verified batch, if any.
-    pub head: Option<ChainHead>,
-    /// `generated_at` of the newest accepted index.
-    pub index_generated_at: Option<UnixTime>,
-    /// `issued_at` of the newest accepted risk configuration.
-    pub config_issued_at: Option<UnixTime>,
-}
-
-/// What an accepted index changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct IndexUpdate {
-    /// When the index was signed.
-    pub generated_at: UnixTime,
-    /// Batches to fetch now ([`ChainFollower::poll_fetch`] gives them in order).
-    pub pending: usize,
-    /// The newest batch the index lists.
-    pub newest_listed: Option<u64>,
-}
-
-/// A batch that verified and continues the chain (or starts it, on trust).
-#[derive(Debug, Clone)]
-pub struct ChainedBatch<B> {
-    batch: B,
-    on_trust: bool,
-}
-
-impl<B> ChainedBatch<B> {
-    /// The verified batch.
-    pub fn batch(&self) -> &B {
-        &self.batch
-    }
-    /// The verified batch, by value.
-    pub fn into_batch(self) -> B {
-        self.batch
-    }
-    /// True if there was no head to chain it to: it was accepted on first use.
-    pub fn on_trust(&self) -> bool {
-        self.on_trust
-    }
-}
-
-/// What [`ChainFollower::resync_from_index`] gave up, for a loud warning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Resync {
-    /// The head that was dropped (`None` for a follower that had none).
-    pub dropped_head: Option<u64>,
-    /// The first batch that will never be verified.
-    pub skipped_from: u64,
-    /// The batch the chain is trusted again from (on first use).
-    pub resume_at: u64,
-}
-
-impl Resync {
-    /// How many batches will never be verified (listed or not).
-    pub fn skipped(&self) -> u64 {
-        self.resume_at - self.skipped_from
-    }
-}
-
-impl fmt::Display for Resync {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "RESYNC: batches {}..={} ({} batch(es)) will never be verified; the chain is trusted \
-             again, on first use, from batch {}",
-            self.skipped_from,
-            self.resume_at - 1,
-            self.skipped(),
-            self.resume_at
-        )?;
-        match self.dropped_head {
-            Some(h) => write!(f, " (last verified batch was {h})"),
-            None => Ok(()),
-        }
-    }
-}
 
 /// A gap the caller may choose to bridge with [`ChainFollower::resync_from_index`].
 #[derive(Debug, Clone)]
@@ -347,7 +211,7 @@ impl<C: ChainFormat> ChainFollower<C> {
         let on_trust = self.state.head.is_none();
         self.state.head = Some(ChainHead::of(h));
         self.pending.pop_front();
-        Ok(ChainedBatch { batch, on_trust })
+        Ok(ChainedBatch::new(batch, on_trust))
     }
 
     /// Bridges the gap the last index reported ([`FollowError::ChainGap`]): drops the head
@@ -409,106 +273,4 @@ impl ChainFollower<KeyBatches> {
         self.state.config_issued_at = Some(issued_at);
         Ok(v)
     }
-}
-
-/// Why an index cannot be followed: refused outright, or a gap a resync could bridge (with
-/// what it would give up and the position of the entry it would resume at).
-enum Planned {
-    Refused(FollowError),
-    Gap(FollowError, Resync, usize),
-}
-
-/// The entries to fetch after `head`, oldest first, or why there are none to follow.
-fn plan<'a>(
-    head: Option<&ChainHead>,
-    entries: &'a [IndexEntry],
-) -> Result<&'a [IndexEntry], Planned> {
-    let after = match head {
-        Some(h) => {
-            let newest = entries.last().map(|e| e.sequence);
-            if newest.is_none_or(|n| n < h.sequence) {
-                return Err(Planned::Refused(FollowError::ChainRollback {
-                    head: h.sequence,
-                    newest_listed: newest,
-                }));
-            }
-            let at = entries.partition_point(|e| e.sequence < h.sequence);
-            if entries[at].sequence == h.sequence
-                && (entries[at].hash != h.hash || entries[at].window_end != h.window_end)
-            {
-                return Err(Planned::Refused(FollowError::ChainFork {
-                    sequence: h.sequence,
-                }));
-            }
-            let next = h
-                .sequence
-                .checked_add(1)
-                .ok_or(Planned::Refused(FollowError::SequenceOverflow))?;
-            let from = entries.partition_point(|e| e.sequence <= h.sequence);
-            match entries.get(from) {
-                Some(e) if e.sequence != next => {
-                    let resume = last_run(entries, from);
-                    return Err(Planned::Gap(
-                        FollowError::ChainGap {
-                            have: h.sequence,
-                            offered: e.sequence,
-                        },
-                        Resync {
-                            dropped_head: Some(h.sequence),
-                            skipped_from: next,
-                            resume_at: entries[resume].sequence,
-                        },
-                        resume,
-                    ));
-                }
-                _ => from,
-            }
-        }
-        None => 0,
-    };
-    // Sequences are strictly increasing (the decoder checks), so `w[0] + 1` cannot overflow.
-    if let Some(i) = (after..entries.len().saturating_sub(1))
-        .find(|&i| entries[i + 1].sequence != entries[i].sequence + 1)
-    {
-        let resume = last_run(entries, after);
-        return Err(Planned::Gap(
-            FollowError::ChainGap {
-                have: entries[i].sequence,
-                offered: entries[i + 1].sequence,
-            },
-            Resync {
-                dropped_head: head.map(|h| h.sequence),
-                skipped_from: head.map_or(entries[after].sequence, |h| h.sequence + 1),
-                resume_at: entries[resume].sequence,
-            },
-            resume,
-        ));
-    }
-    Ok(&entries[after..])
-}
-
-/// The start of the last run of consecutive sequences in `entries[from..]` (non-empty).
-fn last_run(entries: &[IndexEntry], from: usize) -> usize {
-    (from + 1..entries.len())
-        .rev()
-        .find(|&i| entries[i].sequence != entries[i - 1].sequence + 1)
-        .unwrap_or(from)
-}
-
-/// Checks that the authentic batch `h` continues `head`: the same place in the chain with
-/// another predecessor is a fork; a window that does not continue breaks the chain.
-fn check_continues(head: &ChainHead, h: &BatchHeader) -> Result<(), Error> {
-    if head.sequence.checked_add(1) != Some(h.sequence) {
-        return Err(VerifyError::BrokenChain("sequence does not follow").into());
-    }
-    if h.prev_hash != head.hash {
-        return Err(FollowError::ChainFork {
-            sequence: head.sequence,
-        }
-        .into());
-    }
-    if h.window_start != head.window_end {
-        return Err(VerifyError::BrokenChain("windows are not contiguous").into());
-    }
-    Ok(())
 }
