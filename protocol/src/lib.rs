@@ -7,9 +7,17 @@
 //!   (TEK → RPIK/AEMK → RPI/AEM), byte-exact with the published test vectors.
 //! - [`wire`]: the formats, each with an encoder and a strict, canonical decoder:
 //!   diagnosis keys, case reports, verification certificates, batches, indexes and risk
-//!   configurations (`spec/wire-format.md` defines every byte).
+//!   configurations (`spec/wire-format.md` defines every byte); [`wire::chain`] describes a
+//!   hash-chained batch kind to the phone's chain follower.
 //! - [`verify`]: signature checks whose success is a type (`VerifiedCaseReport`, …).
 //! - [`validate`]: the rules uploads must follow; [`tekmac`]: GAEN's key HMAC.
+//! - [`matching`]: the phone's scans and the joins of diagnosis keys against them;
+//!   [`risk`]: exposure windows and their scores.
+//! - [`phone`]: the phone as sans-IO state machines: [`phone::ChainFollower`] follows a batch
+//!   chain and refuses stale, rolled-back, forked and gapped ones; [`phone::Phone`] owns the
+//!   phone's keys, scans, exposures and their stored state.
+//! - [`gaen`]: GAEN's export format, read and written for interoperability; [`keys`], [`time`],
+//!   [`error`], [`hex`]: the shared vocabulary.
 //!
 //! Guarantees: no tokio, sockets, files or clocks, and no OS randomness: time is an argument
 //! (`now: UnixTime`), randomness a `&mut impl CryptoRngCore`. Secret keys have no `Copy`,
