@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{Chain, T0};
-use en_protocol::derive::Metadata;
+use common::{hear, Chain, T0};
 use en_protocol::matching::Scan;
 use en_protocol::phone::{FollowerConfig, Phone, STATE_MAGIC};
 use en_protocol::validate::to_diagnosis_keys;
@@ -16,7 +15,6 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 const DAY: u64 = 86_400;
-const TX_POWER: i8 = -10;
 
 fn config(c: &Chain) -> FollowerConfig {
     FollowerConfig::new(c.trusted(), c.region.clone())
@@ -33,23 +31,7 @@ fn world(noise: usize) -> (Phone, Chain, u64) {
     let meet = T0 + 3600;
     alice.handle_timeout(UnixTime(meet), &mut rng);
     bob.handle_timeout(UnixTime(meet), &mut rng);
-    let meta = Metadata {
-        version: 0x40,
-        tx_power: TX_POWER,
-    };
-    for i in 0..6 {
-        let t = UnixTime(meet + i * 300);
-        let b = bob.broadcast(t, meta, &mut rng);
-        alice
-            .record_scan(Scan {
-                rpi: b.rpi,
-                aem: b.aem,
-                time: t,
-                rssi: -60,
-                seconds: 300,
-            })
-            .unwrap();
-    }
+    hear(&mut alice, &mut bob, UnixTime(meet), 6, -60, &mut rng);
     for i in 0..noise {
         let mut rpi = [0u8; 16];
         rng.fill_bytes(&mut rpi);

@@ -30,6 +30,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
 
+mod common;
 mod phone_state_vectors;
 
 const SEED: u64 = 0x656e_7665_6374_6f72; // "envector"

@@ -39,6 +39,17 @@ use crate::wire::config::{SignedRiskConfig, VerifiedRiskConfig};
 use crate::wire::index::{IndexEntry, SignedIndex};
 use crate::wire::Region;
 
+/// How a signed time fares against the freshness rule.
+enum Freshness {
+    Fresh,
+    /// Further ahead of `now` than clock skew explains.
+    Future,
+    /// Older than the maximum age (which it carries).
+    Stale(u64),
+    /// Older than the newest accepted (which it carries).
+    Older(UnixTime),
+}
+
 /// A gap the caller may choose to bridge with [`ChainFollower::resync_from_index`].
 #[derive(Debug, Clone)]
 struct GapOffer {
@@ -98,29 +109,30 @@ impl<C: ChainFormat> ChainFollower<C> {
         let verified = SignedIndex::decode_as(bytes, &C::INDEX)?.verify(&self.config.trusted)?;
         let index = verified.index();
         self.check_region(&index.region)?;
-        let cfg = &self.config;
-        if index.generated_at > now.plus(cfg.max_future_seconds) {
-            return Err(FollowError::FutureIndex {
-                generated_at: index.generated_at,
-                now,
-            }
-            .into());
-        }
-        if now.0.saturating_sub(index.generated_at.0) > cfg.max_age_seconds {
-            return Err(FollowError::StaleIndex {
-                generated_at: index.generated_at,
-                now,
-                max_age: cfg.max_age_seconds,
-            }
-            .into());
-        }
-        if let Some(newest) = self.state.index_generated_at {
-            if index.generated_at < newest {
-                return Err(FollowError::IndexRollback {
-                    generated_at: index.generated_at,
-                    newest_accepted: newest,
+        let at = index.generated_at;
+        match self.freshness(at, now, self.state.index_generated_at) {
+            Freshness::Fresh => {}
+            Freshness::Future => {
+                return Err(FollowError::FutureIndex {
+                    generated_at: at,
+                    now,
                 }
-                .into());
+                .into())
+            }
+            Freshness::Stale(max_age) => {
+                return Err(FollowError::StaleIndex {
+                    generated_at: at,
+                    now,
+                    max_age,
+                }
+                .into())
+            }
+            Freshness::Older(newest_accepted) => {
+                return Err(FollowError::IndexRollback {
+                    generated_at: at,
+                    newest_accepted,
+                }
+                .into())
             }
         }
         self.gap = None;
@@ -228,6 +240,23 @@ impl<C: ChainFormat> ChainFollower<C> {
         Ok(gap.resync)
     }
 
+    /// The one freshness rule of indexes and risk configurations: signed at most
+    /// `max_future_seconds` after `now`, at most `max_age_seconds` before it, and not before
+    /// the newest one accepted.
+    fn freshness(&self, signed: UnixTime, now: UnixTime, newest: Option<UnixTime>) -> Freshness {
+        let cfg = &self.config;
+        if signed > now.plus(cfg.max_future_seconds) {
+            Freshness::Future
+        } else if now.0.saturating_sub(signed.0) > cfg.max_age_seconds {
+            Freshness::Stale(cfg.max_age_seconds)
+        } else {
+            match newest {
+                Some(n) if signed < n => Freshness::Older(n),
+                _ => Freshness::Fresh,
+            }
+        }
+    }
+
     fn check_region(&self, got: &Region) -> Result<(), FollowError> {
         if got != &self.config.region {
             return Err(FollowError::WrongRegion {
@@ -249,25 +278,23 @@ impl ChainFollower<KeyBatches> {
     ) -> Result<VerifiedRiskConfig, Error> {
         let v = SignedRiskConfig::decode(bytes)?.verify(&self.config.trusted)?;
         let issued_at = v.config().issued_at;
-        let cfg = &self.config;
-        if issued_at > now.plus(cfg.max_future_seconds) {
-            return Err(FollowError::FutureConfig { issued_at, now }.into());
-        }
-        if now.0.saturating_sub(issued_at.0) > cfg.max_age_seconds {
-            return Err(FollowError::StaleConfig {
-                issued_at,
-                now,
-                max_age: cfg.max_age_seconds,
+        match self.freshness(issued_at, now, self.state.config_issued_at) {
+            Freshness::Fresh => {}
+            Freshness::Future => return Err(FollowError::FutureConfig { issued_at, now }.into()),
+            Freshness::Stale(max_age) => {
+                return Err(FollowError::StaleConfig {
+                    issued_at,
+                    now,
+                    max_age,
+                }
+                .into())
             }
-            .into());
-        }
-        if let Some(newest) = self.state.config_issued_at {
-            if issued_at < newest {
+            Freshness::Older(newest_accepted) => {
                 return Err(FollowError::ConfigRollback {
                     issued_at,
-                    newest_accepted: newest,
+                    newest_accepted,
                 }
-                .into());
+                .into())
             }
         }
         self.state.config_issued_at = Some(issued_at);

@@ -2,7 +2,10 @@
 //! and risk configurations, from a fixed seed. Shared by the follower and phone tests.
 #![allow(dead_code)]
 
+use en_protocol::derive::Metadata;
 use en_protocol::keys::{SigningKey, TemporaryExposureKey};
+use en_protocol::matching::Scan;
+use en_protocol::phone::Phone;
 use en_protocol::time::UnixTime;
 use en_protocol::verify::ExportKeys;
 use en_protocol::wire::batch::{Batch, BatchHeader, SignedBatch, GENESIS_HASH};
@@ -11,7 +14,7 @@ use en_protocol::wire::index::{Index, IndexEntry};
 use en_protocol::wire::key::{DiagnosisKey, KeyMetadata};
 use en_protocol::wire::{Region, ReportType};
 use en_protocol::IntervalNumber;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::{CryptoRngCore, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 /// Start of the first batch window (a UTC midnight).
@@ -152,5 +155,38 @@ pub fn meta(day: u64, report_type: ReportType) -> KeyMetadata {
         transmission_risk: 2,
         report_type,
         days_since_onset: Some(0),
+    }
+}
+
+/// Transmit power of every test phone, dBm.
+pub const TX_POWER: i8 = -10;
+
+/// `listener` hears `speaker` `times` times, 5 minutes apart from `from`, at `rssi` (each
+/// sighting standing for 300 s).
+pub fn hear(
+    listener: &mut Phone,
+    speaker: &mut Phone,
+    from: UnixTime,
+    times: u64,
+    rssi: i8,
+    rng: &mut impl CryptoRngCore,
+) {
+    let meta = Metadata {
+        version: 0x40,
+        tx_power: TX_POWER,
+    };
+    for i in 0..times {
+        let time = from.plus(i * 300);
+        let b = speaker.broadcast(time, meta, rng);
+        let (rpi, aem) = (b.rpi, b.aem);
+        listener
+            .record_scan(Scan {
+                rpi,
+                aem,
+                time,
+                rssi,
+                seconds: 300,
+            })
+            .unwrap();
     }
 }

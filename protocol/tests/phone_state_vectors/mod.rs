@@ -1,7 +1,6 @@
 //! `spec/vectors/phone_state.json`: the phone's stored state (wire-format §9), made by the real
 //! phone API in the vectors' fixed world, and must-fail variants each naming its error code.
 
-use en_protocol::derive::Metadata;
 use en_protocol::matching::Scan;
 use en_protocol::phone::{FollowerConfig, Phone};
 use en_protocol::validate::to_diagnosis_keys;
@@ -12,6 +11,7 @@ use en_protocol::wire::{Region, ReportType};
 use en_protocol::{IntervalNumber, UnixTime};
 use serde_json::{json, Value};
 
+use super::common::hear;
 use super::{common_negatives, describe_config, err, ok, World, NOW};
 
 const DAY: u64 = 86_400;
@@ -77,23 +77,7 @@ pub fn vectors(w: &mut World) -> Vec<Value> {
     }
     // Alice hears Bob three times, 5 minutes apart, yesterday; and two strangers.
     let met = UnixTime((NOW / DAY - 1) * DAY + 9 * 3600);
-    let meta = Metadata {
-        version: 0x40,
-        tx_power: -10,
-    };
-    for i in 0..3 {
-        let t = met.plus(i * 300);
-        let b = bob.broadcast(t, meta, &mut w.rng);
-        alice
-            .record_scan(Scan {
-                rpi: b.rpi,
-                aem: b.aem,
-                time: t,
-                rssi: -60,
-                seconds: 300,
-            })
-            .unwrap();
-    }
+    hear(&mut alice, &mut bob, met, 3, -60, &mut w.rng);
     for i in 0..2u64 {
         let rpi: [u8; 16] = w.bytes();
         alice
