@@ -1,9 +1,13 @@
 //! The one error type of the protocol crate.
 //!
 //! Following rustls, "the peer sent something wrong" ([`DecodeError`], [`VerifyError`],
-//! [`ValidationError`]) is kept apart from "the caller misused the API" ([`Error::Usage`]).
+//! [`ValidationError`], [`FollowError`]) is kept apart from "the caller misused the API"
+//! ([`Error::Usage`]).
 
 use thiserror::Error;
+
+use crate::time::UnixTime;
+use crate::wire::Region;
 
 /// Everything that can go wrong in the protocol crate.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -18,6 +22,10 @@ pub enum Error {
     /// The content is authentic but breaks a rule of the protocol (key ages, overlaps...).
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// Authentic server messages that a phone must not follow: stale, rolled back, forked
+    /// or gapped chains, batches other than the one asked for.
+    #[error(transparent)]
+    Follow(#[from] FollowError),
     /// The caller asked for something the protocol cannot express.
     #[error("invalid use of the API: {0}")]
     Usage(&'static str),
@@ -30,6 +38,7 @@ impl Error {
             Error::Decode(e) => e.code(),
             Error::Verify(e) => e.code(),
             Error::Validation(e) => e.code(),
+            Error::Follow(e) => e.code(),
             Error::Usage(_) => "usage",
         }
     }
@@ -83,6 +92,147 @@ impl ValidationError {
             ValidationError::CertificateLifetimeTooLong { .. } => "certificate_lifetime_too_long",
         }
     }
+}
+
+impl FollowError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FollowError::WrongRegion { .. } => "wrong_region",
+            FollowError::StaleIndex { .. } => "stale_index",
+            FollowError::FutureIndex { .. } => "future_index",
+            FollowError::IndexRollback { .. } => "index_rollback",
+            FollowError::ChainRollback { .. } => "chain_rollback",
+            FollowError::ChainGap { .. } => "chain_gap",
+            FollowError::ChainFork { .. } => "chain_fork",
+            FollowError::SequenceOverflow => "sequence_overflow",
+            FollowError::UnexpectedBatch { .. } => "unexpected_batch",
+            FollowError::BatchHashMismatch { .. } => "batch_hash_mismatch",
+            FollowError::FutureBatch { .. } => "future_batch",
+            FollowError::StaleConfig { .. } => "stale_config",
+            FollowError::FutureConfig { .. } => "future_config",
+            FollowError::ConfigRollback { .. } => "config_rollback",
+        }
+    }
+}
+
+/// Why a phone refused to follow an authentic (validly signed) index, batch or risk
+/// configuration. Each is something a server or mirror holding the export key, or replaying
+/// its old messages, could do to hide batches or freeze a phone; none is ever fixed up
+/// silently (`spec/protocol.md`, "Following the chain").
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum FollowError {
+    /// The message is for another region than the phone follows.
+    #[error("the message is for region {got}, this phone follows {expected}")]
+    WrongRegion {
+        /// The region the phone follows.
+        expected: Region,
+        /// The region the message names.
+        got: Region,
+    },
+    /// The index was signed longer ago than the phone accepts.
+    #[error("the index was signed at {}, more than {max_age} s before now ({})", generated_at.0, now.0)]
+    StaleIndex {
+        /// When it was signed.
+        generated_at: UnixTime,
+        /// The phone's time.
+        now: UnixTime,
+        /// The largest accepted age, seconds.
+        max_age: u64,
+    },
+    /// The index claims to be signed further in the future than clock skew explains.
+    #[error("the index claims to be signed at {}, beyond the allowed clock skew of now ({})", generated_at.0, now.0)]
+    FutureIndex {
+        /// When it claims to be signed.
+        generated_at: UnixTime,
+        /// The phone's time.
+        now: UnixTime,
+    },
+    /// The index is older than one the phone already accepted (a replay or a frozen mirror).
+    #[error("the index was signed at {}, before the newest accepted index ({})", generated_at.0, newest_accepted.0)]
+    IndexRollback {
+        /// When it was signed.
+        generated_at: UnixTime,
+        /// When the newest accepted index was signed.
+        newest_accepted: UnixTime,
+    },
+    /// The index lists nothing at or after the phone's last verified batch.
+    #[error("the index ends at batch {newest_listed:?}, before the last verified batch {head}")]
+    ChainRollback {
+        /// The phone's last verified batch.
+        head: u64,
+        /// The newest batch the index lists, if any.
+        newest_listed: Option<u64>,
+    },
+    /// Batches between what the phone has and what the index offers are missing. Following
+    /// on would leave them unverified: only an explicit resync does that.
+    #[error("chain gap: the phone has batch {have}, the index continues at batch {offered}")]
+    ChainGap {
+        /// The last batch the phone has (or could fetch).
+        have: u64,
+        /// The next batch the index offers.
+        offered: u64,
+    },
+    /// Two different batches claim the same place in the chain.
+    #[error("chain fork at batch {sequence}: the server shows a different batch than the phone verified")]
+    ChainFork {
+        /// The sequence number that has two versions.
+        sequence: u64,
+    },
+    /// The chain reached sequence 2^64 - 1 and cannot continue.
+    #[error("the chain reached the largest sequence number and cannot continue")]
+    SequenceOverflow,
+    /// An authentic batch, but not the one the phone asked for.
+    #[error("expected batch {expected}, got batch {got}")]
+    UnexpectedBatch {
+        /// The sequence asked for.
+        expected: u64,
+        /// The sequence received.
+        got: u64,
+    },
+    /// The bytes are not the batch the signed index announced (hash or size differ).
+    #[error("batch {sequence} does not have the hash and size the index announced")]
+    BatchHashMismatch {
+        /// The sequence asked for.
+        sequence: u64,
+    },
+    /// The batch's window ends further in the future than clock skew explains.
+    #[error("batch {sequence}'s window ends at {}, beyond the allowed clock skew of now ({})", window_end.0, now.0)]
+    FutureBatch {
+        /// The batch.
+        sequence: u64,
+        /// Its window end.
+        window_end: UnixTime,
+        /// The phone's time.
+        now: UnixTime,
+    },
+    /// The risk configuration was issued longer ago than the phone accepts.
+    #[error("the risk configuration was issued at {}, more than {max_age} s before now ({})", issued_at.0, now.0)]
+    StaleConfig {
+        /// When it was issued.
+        issued_at: UnixTime,
+        /// The phone's time.
+        now: UnixTime,
+        /// The largest accepted age, seconds.
+        max_age: u64,
+    },
+    /// The risk configuration claims to be issued further in the future than clock skew explains.
+    #[error("the risk configuration claims to be issued at {}, beyond the allowed clock skew of now ({})", issued_at.0, now.0)]
+    FutureConfig {
+        /// When it claims to be issued.
+        issued_at: UnixTime,
+        /// The phone's time.
+        now: UnixTime,
+    },
+    /// The risk configuration is older than one the phone already accepted.
+    #[error("the risk configuration was issued at {}, before the newest accepted one ({})", issued_at.0, newest_accepted.0)]
+    ConfigRollback {
+        /// When it was issued.
+        issued_at: UnixTime,
+        /// When the newest accepted configuration was issued.
+        newest_accepted: UnixTime,
+    },
 }
 
 /// Why bytes were rejected by a strict decoder.

@@ -3,15 +3,23 @@
 //! The sans-IO core of a privacy-preserving exposure-notification system: everything that
 //! defines a byte on the wire or a decision a phone makes, and nothing that does IO.
 //!
-//! - [`derive`]: the Google/Apple Exposure Notification v1.2 key schedule
+//! - [`mod@derive`]: the Google/Apple Exposure Notification v1.2 key schedule
 //!   (TEK → RPIK/AEMK → RPI/AEM), byte-exact with the published test vectors.
 //! - [`wire`]: the formats, each with an encoder and a strict, canonical decoder:
 //!   diagnosis keys, case reports, verification certificates, batches, indexes and risk
-//!   configurations (`spec/wire-format.md` defines every byte).
+//!   configurations (`spec/wire-format.md` defines every byte); [`wire::chain`] describes a
+//!   hash-chained batch kind to the phone's chain follower.
 //! - [`verify`]: signature checks whose success is a type (`VerifiedCaseReport`, …).
 //! - [`validate`]: the rules uploads must follow; [`tekmac`]: GAEN's key HMAC.
 //! - [`accept`]: a server's acceptance rules; [`accept::AcceptedUpload`], the only value a
 //!   store takes, can only come from a verified case report or certified upload.
+//! - [`matching`]: the phone's scans and the joins of diagnosis keys against them;
+//!   [`risk`]: exposure windows and their scores.
+//! - [`phone`]: the phone as sans-IO state machines: [`phone::ChainFollower`] follows a batch
+//!   chain and refuses stale, rolled-back, forked and gapped ones; [`phone::Phone`] owns the
+//!   phone's keys, scans, exposures and their stored state.
+//! - [`gaen`]: GAEN's export format, read and written for interoperability; [`keys`], [`time`],
+//!   [`error`], [`hex`]: the shared vocabulary.
 //!
 //! Guarantees: no tokio, sockets, files or clocks, and no OS randomness: time is an argument
 //! (`now: UnixTime`), randomness a `&mut impl CryptoRngCore`. Secret keys have no `Copy`,
@@ -38,6 +46,7 @@ pub mod gaen;
 pub mod hex;
 pub mod keys;
 pub mod matching;
+pub mod phone;
 pub mod risk;
 pub mod tekmac;
 pub mod time;
@@ -45,5 +54,5 @@ pub mod validate;
 pub mod verify;
 pub mod wire;
 
-pub use error::{DecodeError, Error, ValidationError, VerifyError};
+pub use error::{DecodeError, Error, FollowError, ValidationError, VerifyError};
 pub use time::{IntervalNumber, UnixTime};

@@ -1,5 +1,6 @@
 //! Matcher and scoring: interval and day boundaries, the edges of the ±2 h skew tolerance,
-//! AEM decoding, hand-computed scores, and agreement of the two joins.
+//! AEM decoding, hand-computed scores, and agreement of the two joins (and of a store built
+//! by incremental inserts).
 
 use en_protocol::derive::{KeySchedule, Metadata};
 use en_protocol::keys::TemporaryExposureKey;
@@ -284,6 +285,16 @@ fn both_joins_and_threads_agree() {
             seconds: 300,
         });
     }
+    // The same scans, inserted one at a time and a chunk at a time in between matches.
+    let mut incremental = ScanStore::default();
+    for (i, chunk) in scans.chunks(4_999).enumerate() {
+        if i % 2 == 0 {
+            chunk.iter().for_each(|s| incremental.insert(*s));
+        } else {
+            incremental.extend(chunk.iter().copied());
+        }
+        let _ = incremental.match_keys(&keys[..100]);
+    }
     let store = ScanStore::new(scans);
     let mut a = store.match_keys(&keys);
     a.sort();
@@ -293,6 +304,7 @@ fn both_joins_and_threads_agree() {
     assert_eq!(a.len(), 300);
     assert_eq!(a, b);
     assert_eq!(a, c);
+    assert_eq!(incremental.match_keys(&keys), a);
 }
 
 #[test]

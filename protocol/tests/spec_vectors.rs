@@ -30,6 +30,9 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
 
+mod common;
+mod phone_state_vectors;
+
 const SEED: u64 = 0x656e_7665_6374_6f72; // "envector"
 const NOW: u64 = 1_700_000_000;
 
@@ -653,6 +656,16 @@ fn generate() -> BTreeMap<&'static str, Value> {
             v,
         ),
     );
+    let v = phone_state_vectors::vectors(&mut w);
+    files.insert(
+        "phone_state.json",
+        file(
+            "phone-state",
+            "A phone's stored state (local storage, never sent; holds secret keys), made by the phone API; decoded with the export key and region VN of `context`.",
+            &w,
+            v,
+        ),
+    );
     files
 }
 
@@ -714,6 +727,11 @@ fn check(format: &str, ctx: &Value, bytes: &[u8]) -> Result<(Value, Vec<u8>), St
             let enc = s.encode().to_vec();
             let v = s.verify(&export).map_err(code)?;
             Ok((describe_config(v.config()), enc))
+        }
+        "phone-state" => {
+            let p = en_protocol::phone::Phone::decode(bytes, phone_state_vectors::config(export))
+                .map_err(code)?;
+            Ok((phone_state_vectors::describe(&p), p.encode().to_vec()))
         }
         other => panic!("unknown format {other}"),
     }
@@ -815,7 +833,7 @@ fn every_vector_behaves_as_stated() {
             path.display()
         );
     }
-    assert_eq!(files, 6, "one vector file per format");
+    assert_eq!(files, 7, "one vector file per format");
     assert!(checked > 60);
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::chain::{ChainFormat, IndexFormat};
 use super::key::{DiagnosisKey, KeyMetadata, METADATA_LEN};
 use super::{put_header, split_signature, Reader, Region};
 use crate::error::{DecodeError, Error, VerifyError};
@@ -60,7 +61,7 @@ pub struct BatchHeader {
     pub prev_hash: BatchHash,
     /// Export key that signed.
     pub key_id: KeyId,
-    /// Number of keys.
+    /// Number of records (keys, in a key batch).
     pub key_count: u32,
     /// SHA-256 of the whole encoded batch; the next batch's `prev_hash`.
     pub hash: BatchHash,
@@ -318,22 +319,45 @@ impl VerifiedBatch {
     pub fn keys(&self) -> &[DiagnosisKey] {
         &self.keys
     }
-    /// Checks that this batch directly follows `prev` in the hash chain: next sequence,
-    /// `prev_hash` equal to `prev`'s hash, contiguous window, same region.
+    /// Checks that this batch directly follows `prev` in the hash chain (see
+    /// [`BatchHeader::check_follows`]).
     pub fn check_follows(&self, prev: &BatchHeader) -> Result<(), VerifyError> {
-        let h = &self.header;
-        if h.region != prev.region {
+        self.header.check_follows(prev)
+    }
+}
+
+impl BatchHeader {
+    /// Checks that the batch with this header directly follows `prev` in the hash chain:
+    /// same region, next sequence, `prev_hash` equal to `prev`'s hash, contiguous window.
+    /// Nothing follows sequence `u64::MAX`.
+    pub fn check_follows(&self, prev: &BatchHeader) -> Result<(), VerifyError> {
+        if self.region != prev.region {
             return Err(VerifyError::BrokenChain("region changed"));
         }
-        if h.sequence != prev.sequence + 1 {
+        if prev.sequence.checked_add(1) != Some(self.sequence) {
             return Err(VerifyError::BrokenChain("sequence does not follow"));
         }
-        if h.prev_hash != prev.hash {
+        if self.prev_hash != prev.hash {
             return Err(VerifyError::BrokenChain("previous hash does not match"));
         }
-        if h.window_start != prev.window_end {
+        if self.window_start != prev.window_end {
             return Err(VerifyError::BrokenChain("windows are not contiguous"));
         }
         Ok(())
+    }
+}
+
+/// The chain of key batches: `ENBA` batches listed by an `ENIX` index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyBatches;
+
+impl ChainFormat for KeyBatches {
+    const INDEX: IndexFormat = super::index::KEY_INDEX;
+    type Verified = VerifiedBatch;
+    fn decode_verify(bytes: &[u8], trusted: &ExportKeys) -> Result<VerifiedBatch, Error> {
+        SignedBatch::decode(bytes)?.verify(trusted)
+    }
+    fn header(batch: &VerifiedBatch) -> &BatchHeader {
+        batch.header()
     }
 }

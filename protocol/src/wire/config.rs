@@ -104,46 +104,26 @@ impl RiskConfig {
         Ok(())
     }
 
-    /// Signs and encodes the configuration.
-    pub fn sign(&self, key: &SigningKey) -> Result<Vec<u8>, Error> {
-        self.check()?;
-        let mut out = Vec::with_capacity(160);
-        put_header(&mut out, MAGIC);
-        out.extend_from_slice(&key.public_key().key_id().0);
+    /// Writes the fields, from `issued_at` to `notification_threshold` (wire-format §7; the
+    /// phone's state stores the configuration in force the same way).
+    pub(crate) fn write_fields(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.issued_at.0.to_be_bytes());
         out.extend_from_slice(&self.attenuation_thresholds);
         let put_w = |out: &mut Vec<u8>, ws: &[u16]| {
             ws.iter()
                 .for_each(|w| out.extend_from_slice(&w.to_be_bytes()))
         };
-        put_w(&mut out, &self.attenuation_weights);
+        put_w(out, &self.attenuation_weights);
         out.extend(self.infectiousness_by_dsos.iter().map(|i| *i as u8));
         out.push(self.infectiousness_when_missing as u8);
-        put_w(&mut out, &self.infectiousness_weights);
-        put_w(&mut out, &self.report_type_weights);
+        put_w(out, &self.infectiousness_weights);
+        put_w(out, &self.report_type_weights);
         out.extend_from_slice(&self.minimum_window_score.to_be_bytes());
         out.extend_from_slice(&self.notification_threshold.to_be_bytes());
-        let sig = key.sign(context::RISK_CONFIG, &out);
-        out.extend_from_slice(&sig);
-        Ok(out)
     }
-}
 
-/// A decoded, unverified risk configuration.
-#[derive(Debug, Clone)]
-pub struct SignedRiskConfig {
-    key_id: KeyId,
-    config: RiskConfig,
-    bytes: Vec<u8>,
-}
-
-impl SignedRiskConfig {
-    /// Strictly decodes a risk configuration.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (body, _) = split_signature(bytes, "risk configuration")?;
-        let mut r = Reader::new(body);
-        r.header(MAGIC, "risk configuration")?;
-        let key_id = KeyId(r.array("key id")?);
+    /// Reads what [`Self::write_fields`] writes and checks every range.
+    pub(crate) fn read_fields(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let issued_at = UnixTime(r.u64("issued at")?);
         let attenuation_thresholds = r.array("attenuation thresholds")?;
         let mut w4 = [0u16; 4];
@@ -175,8 +155,40 @@ impl SignedRiskConfig {
             minimum_window_score: r.u32("minimum window score")?,
             notification_threshold: r.u32("notification threshold")?,
         };
-        r.finish()?;
         config.check()?;
+        Ok(config)
+    }
+
+    /// Signs and encodes the configuration.
+    pub fn sign(&self, key: &SigningKey) -> Result<Vec<u8>, Error> {
+        self.check()?;
+        let mut out = Vec::with_capacity(160);
+        put_header(&mut out, MAGIC);
+        out.extend_from_slice(&key.public_key().key_id().0);
+        self.write_fields(&mut out);
+        let sig = key.sign(context::RISK_CONFIG, &out);
+        out.extend_from_slice(&sig);
+        Ok(out)
+    }
+}
+
+/// A decoded, unverified risk configuration.
+#[derive(Debug, Clone)]
+pub struct SignedRiskConfig {
+    key_id: KeyId,
+    config: RiskConfig,
+    bytes: Vec<u8>,
+}
+
+impl SignedRiskConfig {
+    /// Strictly decodes a risk configuration.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (body, _) = split_signature(bytes, "risk configuration")?;
+        let mut r = Reader::new(body);
+        r.header(MAGIC, "risk configuration")?;
+        let key_id = KeyId(r.array("key id")?);
+        let config = RiskConfig::read_fields(&mut r)?;
+        r.finish()?;
         Ok(SignedRiskConfig {
             key_id,
             config,

@@ -1,14 +1,21 @@
 //! Index: the server-signed list of batches currently available, oldest first.
+//!
+//! Every hash chain has an index of the same layout; only the magic and the signature
+//! context differ ([`IndexFormat`]). [`SignedIndex::decode`] and [`Index::sign`] speak the
+//! key chain's `ENIX`; [`SignedIndex::decode_as`] and [`Index::sign_as`] any chain's.
 
 use super::batch::BatchHash;
-use super::{put_header, split_signature, Reader, Region};
+use super::chain::IndexFormat;
+use super::{split_signature, Reader, Region, VERSION};
 use crate::error::{DecodeError, Error};
 use crate::keys::{context, KeyId, SigningKey};
 use crate::time::UnixTime;
 use crate::verify::{verify_export, ExportKeys};
 
-/// Magic of an index.
+/// Magic of the key chain's index.
 pub const MAGIC: &[u8; 4] = b"ENIX";
+/// The key chain's index: magic `ENIX`, context `en/v1/index`.
+pub const KEY_INDEX: IndexFormat = IndexFormat::new("index", *MAGIC, context::INDEX);
 /// Most entries one index may list.
 pub const MAX_ENTRIES: u32 = 100_000;
 const ENTRY_LEN: usize = 8 + 8 + 8 + 32 + 8;
@@ -40,8 +47,13 @@ pub struct Index {
 }
 
 impl Index {
-    /// Signs and encodes the index.
+    /// Signs and encodes the index of the key chain ([`KEY_INDEX`]).
     pub fn sign(&self, key: &SigningKey) -> Result<Vec<u8>, Error> {
+        self.sign_as(&KEY_INDEX, key)
+    }
+
+    /// Signs and encodes the index of the chain whose index is framed as `format`.
+    pub fn sign_as(&self, format: &IndexFormat, key: &SigningKey) -> Result<Vec<u8>, Error> {
         if self.entries.len() > MAX_ENTRIES as usize {
             return Err(Error::Usage("too many index entries"));
         }
@@ -55,7 +67,8 @@ impl Index {
             ));
         }
         let mut out = Vec::with_capacity(64 + self.entries.len() * ENTRY_LEN);
-        put_header(&mut out, MAGIC);
+        out.extend_from_slice(&format.magic);
+        out.push(VERSION);
         out.extend_from_slice(&key.public_key().key_id().0);
         self.region.write(&mut out);
         out.extend_from_slice(&self.generated_at.0.to_be_bytes());
@@ -67,7 +80,7 @@ impl Index {
             out.extend_from_slice(&e.hash);
             out.extend_from_slice(&e.size.to_be_bytes());
         }
-        let sig = key.sign(context::INDEX, &out);
+        let sig = key.sign(format.context, &out);
         out.extend_from_slice(&sig);
         Ok(out)
     }
@@ -76,17 +89,24 @@ impl Index {
 /// A decoded, unverified index.
 #[derive(Debug, Clone)]
 pub struct SignedIndex {
+    format: IndexFormat,
     key_id: KeyId,
     index: Index,
     bytes: Vec<u8>,
 }
 
 impl SignedIndex {
-    /// Strictly decodes an index.
+    /// Strictly decodes an index of the key chain ([`KEY_INDEX`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (body, _) = split_signature(bytes, "index")?;
+        Self::decode_as(bytes, &KEY_INDEX)
+    }
+
+    /// Strictly decodes an index framed as `format` (its magic; [`Self::verify`] checks the
+    /// signature under its context).
+    pub fn decode_as(bytes: &[u8], format: &IndexFormat) -> Result<Self, DecodeError> {
+        let (body, _) = split_signature(bytes, format.name)?;
         let mut r = Reader::new(body);
-        r.header(MAGIC, "index")?;
+        r.header(&format.magic, format.name)?;
         let key_id = KeyId(r.array("key id")?);
         let region = Region::read(&mut r)?;
         let generated_at = UnixTime(r.u64("generated at")?);
@@ -123,6 +143,7 @@ impl SignedIndex {
         }
         r.finish()?;
         Ok(SignedIndex {
+            format: *format,
             key_id,
             index: Index {
                 region,
@@ -138,20 +159,76 @@ impl SignedIndex {
         &self.bytes
     }
 
-    /// Checks the signature.
+    /// The format it was decoded as.
+    pub fn format(&self) -> &IndexFormat {
+        &self.format
+    }
+
+    /// Checks the signature under the context of the format it was decoded as.
     pub fn verify(self, trusted: &ExportKeys) -> Result<VerifiedIndex, Error> {
-        verify_export(trusted, &self.key_id, context::INDEX, &self.bytes)?;
-        Ok(VerifiedIndex(self.index))
+        verify_export(trusted, &self.key_id, self.format.context, &self.bytes)?;
+        Ok(VerifiedIndex {
+            format: self.format,
+            index: self.index,
+        })
     }
 }
 
 /// An index whose signature verified.
 #[derive(Debug, Clone)]
-pub struct VerifiedIndex(Index);
+pub struct VerifiedIndex {
+    format: IndexFormat,
+    index: Index,
+}
 
 impl VerifiedIndex {
     /// The verified content.
     pub fn index(&self) -> &Index {
-        &self.0
+        &self.index
+    }
+    /// Which chain's index it is (the context its signature verified under).
+    pub fn format(&self) -> &IndexFormat {
+        &self.format
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::rand_core::SeedableRng;
+
+    const OTHER: IndexFormat = IndexFormat::new("test index", *b"ENXX", b"en/v1/test-index");
+
+    #[test]
+    fn each_chain_index_verifies_only_as_itself() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        let sk = SigningKey::generate(&mut rng);
+        let trusted = ExportKeys::from(sk.public_key());
+        let idx = Index {
+            region: Region::new("VN").unwrap(),
+            generated_at: UnixTime(1_700_000_000),
+            entries: vec![],
+        };
+        let keys = idx.sign(&sk).unwrap();
+        let other = idx.sign_as(&OTHER, &sk).unwrap();
+        assert_eq!(&keys[..4], MAGIC);
+        assert_eq!(&other[..4], b"ENXX");
+        let v = SignedIndex::decode_as(&other, &OTHER).unwrap();
+        assert_eq!(v.encode(), &other[..]);
+        assert_eq!(v.verify(&trusted).unwrap().format(), &OTHER);
+        let bad = |e: Error| e.code();
+        assert_eq!(
+            bad(SignedIndex::decode(&other).unwrap_err().into()),
+            "bad_magic"
+        );
+        assert_eq!(
+            bad(SignedIndex::decode_as(&keys, &OTHER).unwrap_err().into()),
+            "bad_magic"
+        );
+        // The other chain's magic on a key index signature: the context differs.
+        let mut forged = keys.clone();
+        forged[..4].copy_from_slice(b"ENXX");
+        let s = SignedIndex::decode_as(&forged, &OTHER).unwrap();
+        assert_eq!(bad(s.verify(&trusted).unwrap_err()), "bad_signature");
     }
 }

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod case_report;
 pub mod certificate;
+pub mod chain;
 pub mod config;
 pub mod index;
 pub mod key;

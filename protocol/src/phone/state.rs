@@ -1,0 +1,272 @@
+//! The phone's stored state (`ENPS`, spec/wire-format.md §9): strict and canonical like every
+//! wire format, though it never leaves the phone. Local storage is the phone's own, so there
+//! is no signature; but a corrupted or hostile file must not crash the app or make it
+//! allocate without bound, and `encode(decode(x)) == x`.
+
+use zeroize::Zeroizing;
+
+use super::device::{Phone, MAX_SCANS};
+use super::exposure::{ExposureDay, Exposures, MAX_EXPOSURE_DAYS};
+use super::keyring::{KeyRing, MAX_RING_KEYS};
+use super::{ChainHead, FollowerConfig, FollowerState, KeyFollower};
+use crate::error::{DecodeError, Error};
+use crate::keys::{TemporaryExposureKey, TEK_LEN};
+use crate::matching::{Scan, ScanStore};
+use crate::time::UnixTime;
+use crate::wire::config::RiskConfig;
+use crate::wire::{put_header, Reader, Region, ReportType};
+
+/// Magic of the phone state.
+pub const MAGIC: &[u8; 4] = b"ENPS";
+/// Encoded length of a key: day u32, key.
+const KEY_LEN: usize = 4 + TEK_LEN;
+/// Encoded length of a scan: time u64, rpi, aem, rssi i8, seconds u16.
+const SCAN_LEN: usize = 8 + 16 + 4 + 1 + 2;
+/// Encoded length of an exposure day: day, score, windows, report types, newest batch.
+const EXPOSURE_LEN: usize = 8 + 8 + 4 + 1 + 8;
+/// Encoded length of the risk configuration's fields (wire-format §7, `issued_at` onwards).
+const CONFIG_LEN: usize = 67;
+/// Report types an exposure can name, by bit (revoked keys never score).
+const TYPE_BITS: [ReportType; 3] = [
+    ReportType::ConfirmedTest,
+    ReportType::ConfirmedClinicalDiagnosis,
+    ReportType::SelfReport,
+];
+
+fn scan_bytes(s: &Scan) -> [u8; SCAN_LEN] {
+    let mut b = [0u8; SCAN_LEN];
+    b[..8].copy_from_slice(&s.time.0.to_be_bytes());
+    b[8..24].copy_from_slice(&s.rpi);
+    b[24..28].copy_from_slice(&s.aem);
+    b[28] = s.rssi as u8;
+    b[29..].copy_from_slice(&s.seconds.to_be_bytes());
+    b
+}
+
+fn put_opt<T>(out: &mut Vec<u8>, v: Option<T>, put: impl FnOnce(&mut Vec<u8>, T)) {
+    match v {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            put(out, v);
+        }
+    }
+}
+
+fn read_opt<T>(
+    r: &mut Reader<'_>,
+    what: &'static str,
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<Option<T>, DecodeError> {
+    match r.u8(what)? {
+        0 => Ok(None),
+        1 => read(r).map(Some),
+        _ => Err(DecodeError::OutOfRange(what)),
+    }
+}
+
+/// Encodes `phone` (wire-format §9).
+pub(super) fn encode(phone: &Phone) -> Zeroizing<Vec<u8>> {
+    let state = phone.follower.state();
+    let exposures = &phone.exposures.days;
+    // Sized up front (an upper bound): the buffer holds secret keys, and a reallocation
+    // would leave a copy behind.
+    let len = 5
+        + 1
+        + phone.region().as_str().len()
+        + 1
+        + 48
+        + 1
+        + 8
+        + 1
+        + CONFIG_LEN
+        + 1
+        + phone.keys.len() * KEY_LEN
+        + 4
+        + phone.scans.len() * SCAN_LEN
+        + 2
+        + exposures.len() * EXPOSURE_LEN;
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    put_header(&mut out, MAGIC);
+    phone.region().write(&mut out);
+    put_opt(&mut out, state.head, |out, h| {
+        out.extend_from_slice(&h.sequence.to_be_bytes());
+        out.extend_from_slice(&h.hash);
+        out.extend_from_slice(&h.window_end.0.to_be_bytes());
+    });
+    put_opt(&mut out, state.index_generated_at, |out, t| {
+        out.extend_from_slice(&t.0.to_be_bytes())
+    });
+    put_opt(&mut out, phone.risk.as_ref(), |out, c| c.write_fields(out));
+    out.push(u8::try_from(phone.keys.len()).expect("the ring holds at most 32 keys"));
+    for (day, key) in phone.keys.iter() {
+        out.extend_from_slice(&day.to_be_bytes());
+        out.extend_from_slice(key.as_bytes());
+    }
+    let mut scans: Vec<[u8; SCAN_LEN]> = phone.scans.scans().iter().map(scan_bytes).collect();
+    scans.sort_unstable();
+    out.extend_from_slice(&u32::try_from(scans.len()).expect("MAX_SCANS").to_be_bytes());
+    for s in &scans {
+        out.extend_from_slice(s);
+    }
+    out.extend_from_slice(
+        &u16::try_from(exposures.len())
+            .expect("64 days")
+            .to_be_bytes(),
+    );
+    for e in exposures {
+        out.extend_from_slice(&e.day.to_be_bytes());
+        out.extend_from_slice(&e.score_sum.to_bits().to_be_bytes());
+        out.extend_from_slice(&e.windows.to_be_bytes());
+        let bits = TYPE_BITS
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| e.report_types.contains(t))
+            .fold(0u8, |m, (i, _)| m | 1 << i);
+        out.push(bits);
+        out.extend_from_slice(&e.newest_batch.to_be_bytes());
+    }
+    debug_assert!(out.len() <= len);
+    out
+}
+
+/// Checks that `count` records of `len` bytes fit in what is left, before allocating them.
+fn check_room(
+    r: &Reader<'_>,
+    count: usize,
+    len: usize,
+    what: &'static str,
+) -> Result<(), DecodeError> {
+    if r.remaining() < count * len {
+        return Err(DecodeError::Truncated(what));
+    }
+    Ok(())
+}
+
+fn too_many(what: &'static str, count: usize, max: usize) -> DecodeError {
+    DecodeError::TooMany {
+        what,
+        count: count as u64,
+        max: max as u64,
+    }
+}
+
+/// Strictly decodes a phone state (wire-format §9) for a phone configured with `config`.
+pub(super) fn decode(bytes: &[u8], config: FollowerConfig) -> Result<Phone, Error> {
+    let mut r = Reader::new(bytes);
+    r.header(MAGIC, "phone state")?;
+    let region = Region::read(&mut r)?;
+    let head = read_opt(&mut r, "head flag", |r| {
+        let sequence = r.u64("head sequence")?;
+        if sequence == 0 {
+            return Err(DecodeError::OutOfRange("head sequence"));
+        }
+        Ok(ChainHead {
+            sequence,
+            hash: r.array("head hash")?,
+            window_end: UnixTime(r.u64("head window end")?),
+        })
+    })?;
+    let index_generated_at = read_opt(&mut r, "index time flag", |r| {
+        Ok(UnixTime(r.u64("index generated at")?))
+    })?;
+    let risk = read_opt(&mut r, "risk configuration flag", RiskConfig::read_fields)?;
+
+    let n = usize::from(r.u8("key count")?);
+    if n > MAX_RING_KEYS {
+        return Err(too_many("keys", n, MAX_RING_KEYS).into());
+    }
+    check_room(&r, n, KEY_LEN, "keys")?;
+    let mut keys: Vec<(u32, TemporaryExposureKey)> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let day = r.u32("key day")?;
+        if day > KeyRing::LAST_DAY {
+            return Err(DecodeError::OutOfRange("key day").into());
+        }
+        if keys.last().is_some_and(|(d, _)| *d >= day) {
+            return Err(
+                DecodeError::NonCanonical("keys must be by strictly increasing day").into(),
+            );
+        }
+        keys.push((day, TemporaryExposureKey::from_bytes(r.array("key")?)));
+    }
+
+    let n = r.u32("scan count")? as usize;
+    if n > MAX_SCANS {
+        return Err(too_many("scans", n, MAX_SCANS).into());
+    }
+    check_room(&r, n, SCAN_LEN, "scans")?;
+    let mut scans = Vec::with_capacity(n);
+    let mut prev: Option<&[u8]> = None;
+    for _ in 0..n {
+        let raw = r.take(SCAN_LEN, "scan")?;
+        if prev.is_some_and(|p| p > raw) {
+            return Err(DecodeError::NonCanonical("scans must be in byte order").into());
+        }
+        prev = Some(raw);
+        let mut s = Reader::new(raw);
+        scans.push(Scan {
+            time: UnixTime(s.u64("scan time")?),
+            rpi: s.array("rpi")?,
+            aem: s.array("aem")?,
+            rssi: s.u8("rssi")? as i8,
+            seconds: s.u16("seconds")?,
+        });
+    }
+
+    let n = usize::from(r.u16("exposure count")?);
+    if n > MAX_EXPOSURE_DAYS {
+        return Err(too_many("exposure days", n, MAX_EXPOSURE_DAYS).into());
+    }
+    check_room(&r, n, EXPOSURE_LEN, "exposure days")?;
+    let mut days: Vec<ExposureDay> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let day = r.u64("exposure day")?;
+        if days.last().is_some_and(|d| d.day >= day) {
+            return Err(DecodeError::NonCanonical("exposure days must strictly increase").into());
+        }
+        let score_sum = f64::from_bits(r.u64("score")?);
+        if !score_sum.is_finite() || score_sum.is_sign_negative() {
+            return Err(DecodeError::OutOfRange("exposure score").into());
+        }
+        let windows = r.u32("window count")?;
+        let bits = r.u8("report types")?;
+        if windows == 0 || bits == 0 || bits >> TYPE_BITS.len() != 0 {
+            return Err(DecodeError::OutOfRange("exposure day").into());
+        }
+        let report_types = TYPE_BITS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits >> i & 1 == 1)
+            .map(|(_, t)| *t)
+            .collect();
+        let newest_batch = r.u64("newest batch")?;
+        if newest_batch == 0 {
+            return Err(DecodeError::OutOfRange("newest batch").into());
+        }
+        days.push(ExposureDay {
+            day,
+            score_sum,
+            windows,
+            report_types,
+            newest_batch,
+        });
+    }
+    r.finish()?;
+
+    if region != config.region {
+        return Err(Error::Usage("the stored phone state is for another region"));
+    }
+    let state = FollowerState {
+        head,
+        index_generated_at,
+        config_issued_at: risk.as_ref().map(|c| c.issued_at),
+    };
+    Ok(Phone {
+        keys: KeyRing::from_stored(keys),
+        scans: ScanStore::new(scans),
+        follower: KeyFollower::resume(config, state),
+        risk,
+        exposures: Exposures { days },
+    })
+}

@@ -1,0 +1,202 @@
+//! The phone end to end, with no network: two phones meet, one tests positive, its keys are
+//! published in a signed batch, and the other phone follows the chain, matches, scores and
+//! notifies; its state survives an encode/decode round trip byte for byte.
+
+mod common;
+
+use common::{hear, Chain, T0};
+use en_protocol::matching::Scan;
+use en_protocol::phone::{FollowerConfig, Phone, STATE_MAGIC};
+use en_protocol::validate::to_diagnosis_keys;
+use en_protocol::wire::{Region, ReportType};
+use en_protocol::{IntervalNumber, UnixTime};
+use proptest::prelude::*;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+const DAY: u64 = 86_400;
+
+fn config(c: &Chain) -> FollowerConfig {
+    FollowerConfig::new(c.trusted(), c.region.clone())
+}
+
+/// Alice hears Bob for 30 minutes (6 sightings, 5 minutes apart, at -60 dBm: 50 dB of
+/// attenuation) and hears `noise` random others; Bob tests positive and the server publishes
+/// his keys in batch 2. Returns Alice before she syncs, the chain, and the time.
+fn world(noise: usize) -> (Phone, Chain, u64) {
+    let mut rng = ChaCha20Rng::seed_from_u64(99);
+    let mut chain = Chain::new(98);
+    let mut alice = Phone::new(config(&chain));
+    let mut bob = Phone::new(config(&chain));
+    let meet = T0 + 3600;
+    alice.handle_timeout(UnixTime(meet), &mut rng);
+    bob.handle_timeout(UnixTime(meet), &mut rng);
+    hear(&mut alice, &mut bob, UnixTime(meet), 6, -60, &mut rng);
+    for i in 0..noise {
+        let mut rpi = [0u8; 16];
+        rng.fill_bytes(&mut rpi);
+        alice
+            .record_scan(Scan {
+                rpi,
+                aem: [1, 2, 3, 4],
+                time: UnixTime(meet - 3600 * 20 + (i as u64 * 97) % (20 * 3600)),
+                rssi: -80,
+                seconds: 240,
+            })
+            .unwrap();
+    }
+    let now = UnixTime(meet + 7200);
+    let uploaded = bob.upload_keys(now);
+    assert_eq!(uploaded.len(), 1);
+    let onset = Some(IntervalNumber((meet / DAY * 144) as u32));
+    chain.publish(1);
+    let mut keys = to_diagnosis_keys(&uploaded, ReportType::ConfirmedTest, onset);
+    keys.extend(chain.random_keys(20, meet / DAY));
+    chain.publish_with(keys, 1);
+    let now = now.0.max(chain.now());
+    (alice, chain, now)
+}
+
+fn sync(
+    phone: &mut Phone,
+    chain: &Chain,
+    first: u64,
+    now: u64,
+) -> Vec<en_protocol::phone::BatchMatch> {
+    let last = chain.batches.last().unwrap().0.sequence;
+    phone
+        .handle_config(&chain.config(now), UnixTime(now))
+        .unwrap();
+    phone
+        .handle_index(&chain.index(first..=last, now), UnixTime(now))
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(e) = phone.poll_fetch() {
+        let seq = e.sequence;
+        out.push(phone.handle_batch(chain.batch(seq), UnixTime(now)).unwrap());
+    }
+    out
+}
+
+#[test]
+fn contact_is_matched_scored_and_notified() {
+    let (mut alice, chain, now) = world(200);
+    let matches = sync(&mut alice, &chain, 1, now);
+    assert_eq!(matches.len(), 2);
+    assert_eq!((matches[0].hits, matches[0].on_trust), (0, true));
+    let m = &matches[1];
+    assert_eq!((m.sequence, m.keys, m.hits, m.windows), (2, 21, 6, 1));
+    assert!(!m.on_trust);
+    let day = (T0 + 3600) / DAY;
+    assert_eq!(m.days, vec![day]);
+    let e = &alice.exposures()[0];
+    // 6 sightings x 300 s x 1.5 (50 dB: immediate) x 1.0 (confirmed) x 2.0 (onset today: high).
+    assert_eq!(e.score_sum, 6.0 * 300.0 * 1.5 * 2.0);
+    assert_eq!((e.day, e.windows, e.newest_batch), (day, 1, 2));
+    assert_eq!(e.report_types, vec![ReportType::ConfirmedTest]);
+    assert_eq!(alice.notify_days(), vec![day]);
+}
+
+#[test]
+fn state_round_trips_byte_for_byte_and_continues() {
+    let (mut alice, mut chain, now) = world(300);
+    sync(&mut alice, &chain, 1, now);
+    let bytes = alice.encode();
+    assert_eq!(&bytes[..4], STATE_MAGIC);
+    let mut back = Phone::decode(&bytes, config(&chain)).unwrap();
+    assert_eq!(back.encode(), bytes);
+    assert_eq!(back.exposures(), alice.exposures());
+    assert_eq!(back.follower().state(), alice.follower().state());
+    assert_eq!(back.risk_config(), alice.risk_config());
+    assert_eq!(back.scans().len(), alice.scans().len());
+    assert!(back.keys().iter().eq(alice.keys().iter()));
+    // The restored phone continues the chain from its stored head.
+    chain.publish(1);
+    let later = chain.now().max(now);
+    let m = sync(&mut back, &chain, 2, later);
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].sequence, 3);
+    assert!(!m[0].on_trust);
+    // Scans recorded out of order encode the same as in order.
+    let mut shuffled = Phone::new(config(&chain));
+    let mut scans = alice.scans().scans().to_vec();
+    scans.reverse();
+    for s in scans {
+        shuffled.record_scan(s).unwrap();
+    }
+    let mut sorted = Phone::new(config(&chain));
+    let mut scans = alice.scans().scans().to_vec();
+    scans.sort_by_key(|s| (s.time, s.rpi));
+    for s in scans {
+        sorted.record_scan(s).unwrap();
+    }
+    assert_eq!(shuffled.encode(), sorted.encode());
+}
+
+#[test]
+fn state_of_another_region_is_refused() {
+    let (alice, chain, _) = world(0);
+    let mut th = config(&chain);
+    th.region = Region::new("TH").unwrap();
+    assert_eq!(
+        Phone::decode(&alice.encode(), th).unwrap_err().code(),
+        "usage"
+    );
+}
+
+#[test]
+fn after_fourteen_days_everything_is_pruned() {
+    let (mut alice, chain, now) = world(50);
+    sync(&mut alice, &chain, 1, now);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let later = UnixTime(now + 15 * DAY);
+    assert_eq!(
+        alice.poll_timeout(UnixTime(now)),
+        UnixTime((now / DAY + 1) * DAY)
+    );
+    alice.handle_timeout(later, &mut rng);
+    assert!(alice.scans().is_empty());
+    assert!(alice.exposures().is_empty());
+    assert_eq!(alice.keys().len(), 1, "only the new day's key is left");
+    assert!(
+        alice.follower().head().is_some(),
+        "the head is never pruned"
+    );
+}
+
+#[test]
+fn debug_never_prints_keys() {
+    let (alice, _, now) = world(0);
+    let printed = format!("{alice:?}");
+    let upload = alice.upload_keys(UnixTime(now));
+    let hex = en_protocol::hex::encode(upload[0].key.as_bytes());
+    assert!(!printed.contains(&hex[..8]), "{printed}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Arbitrary bytes, or a valid state with one byte changed, never make the decoder
+    /// panic, and whatever decodes re-encodes to the same bytes.
+    #[test]
+    fn decode_is_strict_and_canonical(junk in proptest::collection::vec(any::<u8>(), 0..400), at in any::<usize>(), x in any::<u8>(), use_valid in any::<bool>()) {
+        let chain = Chain::new(7);
+        let bytes = if use_valid {
+            let (mut alice, chain, now) = world(3);
+            sync(&mut alice, &chain, 1, now);
+            let mut b = alice.encode().to_vec();
+            let i = at % b.len();
+            b[i] ^= x;
+            b
+        } else {
+            let mut b = STATE_MAGIC.to_vec();
+            b.push(1);
+            b.extend(junk);
+            b
+        };
+        match Phone::decode(&bytes, config(&chain)) {
+            Ok(p) => prop_assert_eq!(p.encode().to_vec(), bytes),
+            Err(e) => prop_assert!(!(use_valid && x == 0), "a valid state was refused: {}", e),
+        }
+    }
+}
