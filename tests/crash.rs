@@ -25,18 +25,28 @@ fn child_server() {
     let cfg = en_server::config::Config::load(&dir.join("config.toml")).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tmp = dir.join("port.tmp");
-        std::fs::write(&tmp, listener.local_addr().unwrap().port().to_string()).unwrap();
+        std::fs::write(&tmp, public.local_addr().unwrap().port().to_string()).unwrap();
         std::fs::rename(&tmp, dir.join("port")).unwrap();
         let term = async {
             let mut s =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
             s.recv().await;
         };
-        en_server::run(cfg, listener, en_server::Transport::Tls, test_clock(), term)
-            .await
-            .unwrap();
+        let listeners = en_server::Listeners {
+            public,
+            admin: None,
+        };
+        en_server::run(
+            cfg,
+            listeners,
+            en_server::Transport::Tls,
+            test_clock(),
+            term,
+        )
+        .await
+        .unwrap();
     });
 }
 

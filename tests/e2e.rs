@@ -46,7 +46,7 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
     assert_eq!(status, 200, "{real}");
     let mut fake = body.clone();
     fake["fake"] = serde_json::json!(true);
-    let before_fake = s.fingerprint();
+    let before_fake = s.fingerprint().await;
     let (status, fake_body, fake_len) = post_json(&s, "/v1/publish", &fake).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -54,7 +54,11 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
         "fake and real answers must be the same size"
     );
     assert_eq!(fake_body["accepted_keys"], real["accepted_keys"]);
-    assert_eq!(s.fingerprint(), before_fake, "a fake upload stores nothing");
+    assert_eq!(
+        s.fingerprint().await,
+        before_fake,
+        "a fake upload stores nothing"
+    );
 
     // Wait for a batch that contains them, then download as a phone would.
     s.wait_for_window_past(now()).await;
@@ -193,14 +197,53 @@ async fn batches_are_immutable_and_cacheable() {
         let b: serde_json::Value = r.json().await.unwrap();
         assert_eq!(b["error"], code, "{path}");
     }
-    let r = http
-        .get(format!("{}/v1/cases", s.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 405);
+    // A wrong method: 405 with the allowed ones in Allow (RFC 9110 §15.5.6).
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/v1/cases", "POST"),
+        (reqwest::Method::PUT, "/v1/publish", "POST"),
+        (reqwest::Method::POST, "/v1/index", "GET, HEAD"),
+        (reqwest::Method::DELETE, "/v1/batches/1", "GET, HEAD"),
+    ] {
+        let r = http
+            .request(method.clone(), format!("{}{path}", s.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["error"], "method_not_allowed");
+    }
+    // HEAD wherever GET works: the same status and headers, no body (RFC 9110 §9.1).
+    for path in [
+        format!("/v1/batches/{seq}"),
+        "/v1/index".into(),
+        "/v1/config".into(),
+        "/healthz".into(),
+    ] {
+        let get = http.get(format!("{}{path}", s.url)).send().await.unwrap();
+        let head = http.head(format!("{}{path}", s.url)).send().await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-length"),
+            get.headers().get("content-length"),
+            "HEAD {path}"
+        );
+        assert_eq!(
+            head.headers().get("etag"),
+            get.headers().get("etag"),
+            "HEAD {path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    // Operators' metrics are on the admin listener only.
+    let r = http.get(format!("{}/metrics", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), 404, "no metrics on the public listener");
     let m = http
-        .get(format!("{}/metrics", s.url))
+        .get(format!("{}/metrics", s.server.admin_url))
         .send()
         .await
         .unwrap()
@@ -209,6 +252,12 @@ async fn batches_are_immutable_and_cacheable() {
         .unwrap();
     assert!(m.contains("en_batches_published_total"), "{m}");
     assert!(m.contains("en_request_duration_seconds_bucket"), "{m}");
+    let r = http
+        .get(format!("{}/v1/index", s.server.admin_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "no public endpoints on the admin listener");
     assert_eq!(
         http.get(format!("{}/healthz", s.url))
             .send()
@@ -254,7 +303,7 @@ async fn uploads_while_batches_close_are_published_exactly_once() {
     cfg.min_batch_size = 5;
     cfg.authority_daily_upload_quota = 1_000_000;
     let s = TestServer::start_with(cfg).await;
-    let head_before = s.state.store.head().unwrap().map_or(0, |h| h.sequence);
+    let head_before = s.head().await.map_or(0, |h| h.sequence);
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<[u8; 16]>::new()));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     let mut tasks = Vec::new();
@@ -282,7 +331,7 @@ async fn uploads_while_batches_close_are_published_exactly_once() {
     for t in tasks {
         t.await.unwrap();
     }
-    let during = s.state.store.head().unwrap().map_or(0, |h| h.sequence) - head_before;
+    let during = s.head().await.map_or(0, |h| h.sequence) - head_before;
     assert!(
         during >= 2,
         "only {during} batches closed during the uploads"

@@ -13,9 +13,8 @@ use tokio::net::TcpStream;
 
 fn connector(s: &TestServer) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(s.ca()).unwrap(),
-    )) {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    for c in CertificateDer::pem_file_iter(s.ca()).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
     let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -76,7 +75,7 @@ async fn healthy(s: &TestServer) {
 }
 
 async fn metric(s: &TestServer, name: &str) -> u64 {
-    let m = String::from_utf8(s.client.get("/metrics").await.unwrap().to_vec()).unwrap();
+    let m = String::from_utf8(s.admin.get("/metrics").await.unwrap().to_vec()).unwrap();
     m.lines()
         .find(|l| l.starts_with(name))
         .and_then(|l| l.split_whitespace().last())
@@ -89,7 +88,7 @@ async fn slow_and_truncated_requests() {
     let mut cfg = test_config();
     cfg.batch_period_seconds = 3600;
     let s = TestServer::start_with(cfg).await; // header timeout 2 s, request timeout 3 s
-    let before = s.fingerprint();
+    let before = s.fingerprint().await;
 
     // Headers trickled a byte every 300 ms: the connection is closed at the header timeout.
     let mut c = tls(&s).await;
@@ -197,7 +196,11 @@ async fn slow_and_truncated_requests() {
     assert!(r.is_empty() || r.starts_with("HTTP/1.1 400"), "{r:?}");
 
     healthy(&s).await;
-    assert_eq!(s.fingerprint(), before, "hostile requests stored something");
+    assert_eq!(
+        s.fingerprint().await,
+        before,
+        "hostile requests stored something"
+    );
     s.stop().await.unwrap();
 }
 
@@ -208,7 +211,7 @@ async fn idle_connection_flood_is_bounded() {
     cfg.limits.tls_handshake_timeout_seconds = 2;
     cfg.limits.max_connections = 4096;
     let s = TestServer::start_with(cfg).await;
-    let before = s.fingerprint();
+    let before = s.fingerprint().await;
     healthy(&s).await;
     let n = 1500.min(fd_limit().saturating_sub(300) / 2);
     let rss0 = rss_kib();
@@ -254,7 +257,7 @@ async fn idle_connection_flood_is_bounded() {
     }
     drop(idle);
     healthy(&s).await;
-    assert_eq!(s.fingerprint(), before);
+    assert_eq!(s.fingerprint().await, before);
     s.stop().await.unwrap();
 }
 

@@ -20,7 +20,14 @@ async fn rejected(
     status: u16,
     code: &str,
 ) {
-    let before = s.fingerprint();
+    let before = s.fingerprint().await;
+    // Phone uploads are padded to the server's fixed size, as phones send them.
+    let body = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(v) if path == "/v1/publish" && v.is_object() => {
+            padded(&v, s.state.cfg.config.publish_body_bytes)
+        }
+        _ => body,
+    };
     let (got, b, _) = post_raw(s, path, content_type, body).await;
     assert_eq!(
         (got, b["error"].as_str().unwrap_or("")),
@@ -32,7 +39,7 @@ async fn rejected(
         msg.len() > 10 && msg.ends_with('.'),
         "message should be a sentence: {msg}"
     );
-    assert_eq!(s.fingerprint(), before, "{code}: the store changed");
+    assert_eq!(s.fingerprint().await, before, "{code}: the store changed");
 }
 
 async fn case(s: &mut TestServer, keys: Vec<UploadKey>, status: u16, code: &str) {
@@ -275,7 +282,7 @@ async fn case_report_rules() {
     // The server answers 413 as soon as it sees the Content-Length and closes the connection;
     // a client still writing the body may see the close (broken pipe) before the answer. Both
     // are acceptable; what matters is the 413 when the answer is read, and an unchanged store.
-    let before = s.fingerprint();
+    let before = s.fingerprint().await;
     match try_post_raw(&s, "/v1/cases", "application/json", big).await {
         Ok((status, b, _)) => assert_eq!(
             (status, b["error"].as_str().unwrap_or("")),
@@ -287,20 +294,42 @@ async fn case_report_rules() {
             "unexpected client error: {e}"
         ),
     }
-    assert_eq!(s.fingerprint(), before);
+    assert_eq!(s.fingerprint().await, before);
 
-    // Replay: accepted once, then refused.
-    let r = {
-        let k = s.keys(2);
-        s.case_report(k)
+    // Replay: accepted once; the same request again is a retry (answered as stored, nothing
+    // new stored); the same nonce with other keys is refused.
+    let keys = s.keys(2);
+    let nonce: [u8; 16] = rand::random();
+    let signed = |keys: Vec<UploadKey>, authority: &SigningKey| {
+        en_protocol::wire::case_report::CaseReport {
+            authority: en_protocol::wire::AuthorityId::new(AUTHORITY).unwrap(),
+            region: en_protocol::wire::Region::new("VN").unwrap(),
+            report_type: ReportType::ConfirmedTest,
+            symptom_onset: None,
+            issued_at: now(),
+            nonce,
+            keys,
+        }
+        .sign(authority)
+        .unwrap()
     };
+    let r = signed(keys.clone(), &s.authority);
     let (st, _, _) = post_json(&s, "/v1/cases", &TestServer::case_body(&r)).await;
     assert_eq!(st, 200);
+    let before = s.fingerprint().await;
+    let (st, b, _) = post_json(&s, "/v1/cases", &TestServer::case_body(&r)).await;
+    assert_eq!(
+        (st, b["accepted_keys"].as_u64()),
+        (200, Some(2)),
+        "a retry: {b}"
+    );
+    assert_eq!(s.fingerprint().await, before, "a retry stores nothing new");
+    let other = signed(s.keys(1), &s.authority);
     rejected(
         &s,
         "/v1/cases",
         "application/json",
-        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        serde_json::to_vec(&TestServer::case_body(&other)).unwrap(),
         409,
         "replayed",
     )
@@ -313,11 +342,8 @@ async fn case_report_rules() {
     case(&mut s, forged, 409, "key_exists").await;
 
     // Revocation takes effect while the server runs (the CLI rewrites the registry file).
-    en_server::registry::revoke(
-        &s.dir.path().join(en_server::registry::REGISTRY_FILE),
-        AUTHORITY,
-    )
-    .unwrap();
+    en_server::registry::revoke(&s.dir().join(en_server::registry::REGISTRY_FILE), AUTHORITY)
+        .unwrap();
     let k = s.keys(1);
     case(&mut s, k, 403, "revoked_authority").await;
     s.stop().await.unwrap();
@@ -502,19 +528,188 @@ async fn certified_upload_rules() {
     )
     .await;
 
-    // A certificate is accepted once.
+    // A certificate is accepted once; the same upload again is a retry (answered as stored,
+    // nothing new stored). (Other keys with the same certificate fail the tekmac first.)
     let body = s.certified_body(&keys, ReportType::ConfirmedTest, 3600);
     let (st, b, _) = post_json(&s, "/v1/publish", &body).await;
     assert_eq!(st, 200, "{b}");
+    let before = s.fingerprint().await;
+    let (st, b, _) = post_json(&s, "/v1/publish", &body).await;
+    assert_eq!(
+        (st, b["accepted_keys"].as_u64()),
+        (200, Some(3)),
+        "a retry: {b}"
+    );
+    assert_eq!(s.fingerprint().await, before, "a retry stores nothing new");
+
+    // A certificate valid for longer than the server's cap (24 h) is refused.
+    let k = s.keys(2);
+    let body = s.certified_body(&k, ReportType::ConfirmedTest, 86_400 + 1);
     rejected(
         &s,
         "/v1/publish",
         "application/json",
         serde_json::to_vec(&body).unwrap(),
-        409,
-        "replayed",
+        400,
+        "certificate_lifetime_too_long",
     )
     .await;
+    let body = s.certified_body(&k, ReportType::ConfirmedTest, 86_400);
+    assert_eq!(
+        post_json(&s, "/v1/publish", &body).await.0,
+        200,
+        "the cap itself is allowed"
+    );
+
+    // An authority registered for another region: its certificates are refused here, as its
+    // case reports are.
+    let th = SigningKey::generate(&mut s.rng);
+    en_server::registry::add(
+        &s.dir().join(en_server::registry::REGISTRY_FILE),
+        en_server::registry::Entry {
+            id: "moh.th".into(),
+            public_key: th.public_key().to_hex(),
+            region: Some("TH".into()),
+            revoked: false,
+            added_at: 0,
+        },
+    )
+    .unwrap();
+    let k = s.keys(2);
+    let hk = [4u8; 32];
+    let cert = en_client::authority::certify(
+        "moh.th",
+        &th,
+        en_protocol::tekmac::tekmac(&hk, &k, true),
+        "en-server:VN",
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        3600,
+        &mut s.rng,
+    )
+    .unwrap();
+    let body = json!({"certificate": B64.encode(cert), "hmac_key": B64.encode(hk), "keys": k.iter().map(en_api::json::JsonKey::from_upload_key).collect::<Vec<_>>()});
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        403,
+        "wrong_region",
+    )
+    .await;
+    let r = en_client::authority::case_report(
+        "moh.th",
+        "VN",
+        &th,
+        k.clone(),
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        &mut s.rng,
+    )
+    .unwrap();
+    rejected(
+        &s,
+        "/v1/cases",
+        "application/json",
+        serde_json::to_vec(&TestServer::case_body(&r)).unwrap(),
+        403,
+        "wrong_region",
+    )
+    .await;
+
+    // Phone uploads must be padded to the fixed size: a shorter (or longer) body is refused.
+    let body = s.certified_body(&k, ReportType::ConfirmedTest, 3600);
+    for size in [0, 8191, 8193] {
+        let raw = if size == 0 {
+            serde_json::to_vec(&body).unwrap()
+        } else {
+            padded(&body, size)
+        };
+        let before = s.fingerprint().await;
+        let (st, b, _) = post_raw(&s, "/v1/publish", "application/json", raw).await;
+        assert_eq!(
+            (st, b["error"].as_str()),
+            (400, Some("upload_not_padded")),
+            "{b}"
+        );
+        assert_eq!(s.fingerprint().await, before);
+    }
+
+    // A malformed fake upload gets the same 400 a malformed real one gets.
+    for (field, value, code) in [
+        ("keys", json!([]), "no_keys"),
+        ("hmac_key", json!("short"), "invalid_hmac_key"),
+        ("certificate", json!("***"), "malformed_certificate"),
+    ] {
+        for fake in [false, true] {
+            let mut body = s.certified_body(&k, ReportType::ConfirmedTest, 3600);
+            body[field] = value.clone();
+            body["fake"] = json!(fake);
+            rejected(
+                &s,
+                "/v1/publish",
+                "application/json",
+                serde_json::to_vec(&body).unwrap(),
+                400,
+                code,
+            )
+            .await;
+        }
+    }
+    let mut body = s.certified_body(&k, ReportType::ConfirmedTest, 3600);
+    body["keys"][0]["key"] = json!(B64.encode([1u8; 15]));
+    body["fake"] = json!(true);
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        400,
+        "invalid_key",
+    )
+    .await;
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_registry_fails_closed() {
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 3600;
+    let mut s = TestServer::start_with(cfg).await;
+    let file = s.dir().join(en_server::registry::REGISTRY_FILE);
+    let good = std::fs::read(&file).unwrap();
+    // Corrupted (e.g. a bad manual edit): uploads are refused, not accepted under the old list.
+    std::fs::write(&file, b"{ not json").unwrap();
+    let k = s.keys(1);
+    case(&mut s, k, 503, "registry_unavailable").await;
+    let body = {
+        let k = s.keys(1);
+        s.certified_body(&k, ReportType::ConfirmedTest, 3600)
+    };
+    rejected(
+        &s,
+        "/v1/publish",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+        503,
+        "registry_unavailable",
+    )
+    .await;
+    // Fixed: uploads are accepted again, without a restart.
+    std::fs::write(&file, good).unwrap();
+    let r = {
+        let k = s.keys(1);
+        s.case_report(k)
+    };
+    assert_eq!(
+        post_json(&s, "/v1/cases", &TestServer::case_body(&r))
+            .await
+            .0,
+        200
+    );
     s.stop().await.unwrap();
 }
 
@@ -550,7 +745,7 @@ async fn bulk_rejected(
     code: &str,
     index: Option<usize>,
 ) {
-    let before = s.fingerprint();
+    let before = s.fingerprint().await;
     let body = json!({"reports": reports.iter().map(|r| B64.encode(r)).collect::<Vec<_>>()});
     let (got, b, _) = post_json(s, "/v1/cases/bulk", &body).await;
     assert_eq!(
@@ -567,7 +762,7 @@ async fn bulk_rejected(
     if let Some(i) = index {
         assert!(msg.starts_with(&format!("Report {i}: ")), "{msg}");
     }
-    assert_eq!(s.fingerprint(), before, "{code}: the store changed");
+    assert_eq!(s.fingerprint().await, before, "{code}: the store changed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -579,6 +774,8 @@ async fn bulk_rules() {
     // The single-upload cap does not apply to bulk bodies, which have their own.
     cfg.limits.max_body_bytes = 1500;
     cfg.limits.max_bulk_body_bytes = 4 * 1500;
+    cfg.publish_body_bytes = 0; // no phone uploads here
+
     let mut s = TestServer::start_with(cfg).await;
     let report = |s: &mut TestServer, days: u32| {
         let k = s.keys(days);
@@ -617,22 +814,22 @@ async fn bulk_rules() {
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["accepted_reports"], 3);
     assert_eq!(b["accepted_keys"], 2 + 3 + 4);
-    assert_eq!(s.state.store.pending_count(), 9);
+    assert_eq!(s.state.store.pending_count().await.unwrap(), 9);
 
     // Stored reports and keys are refused afterwards, in bulk and alone.
     let d = report(&mut s, 1);
     bulk_rejected(&s, &[d.clone(), c.clone()], 409, "replayed", Some(1)).await;
     let e = s.case_report(keys[2..].to_vec());
     bulk_rejected(&s, &[d.clone(), e], 409, "key_exists", Some(1)).await;
-    rejected(
-        &s,
-        "/v1/cases",
-        "application/json",
-        serde_json::to_vec(&TestServer::case_body(&c)).unwrap(),
-        409,
-        "replayed",
-    )
-    .await;
+    // Alone, the same report again is a retry of a stored upload: answered, nothing stored.
+    let before = s.fingerprint().await;
+    assert_eq!(
+        post_json(&s, "/v1/cases", &TestServer::case_body(&c))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(s.fingerprint().await, before);
     // Quota (6 a day, 3 used): a bulk of 4 is refused at its fourth report; 3 fit.
     let four: Vec<_> = (0..4).map(|_| report(&mut s, 1)).collect();
     bulk_rejected(&s, &four, 429, "quota_exceeded", Some(3)).await;

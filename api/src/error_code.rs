@@ -60,6 +60,8 @@ error_codes! {
     NotYetValid = ("not_yet_valid", 400),
     /// A certificate valid for longer than the server allows.
     CertificateTooLong = ("certificate_lifetime_too_long", 400),
+    /// A phone upload whose body is not padded to the server's fixed size.
+    UploadNotPadded = ("upload_not_padded", 400),
     /// A bulk upload with no reports or too many.
     InvalidBulkSize = ("invalid_bulk_size", 400),
     /// `/v1/batches/{seq}` with a sequence that is not a positive decimal integer.

@@ -66,6 +66,31 @@ pub struct PublishUpload {
     pub padding: Option<String>,
 }
 
+/// Every `POST /v1/publish` body is padded to exactly this many bytes by default (the
+/// server's `publish_body_bytes`): real uploads of any number of keys and fake ones look the
+/// same on the wire. 30 keys with a certificate take about 3.5 KiB.
+pub const PUBLISH_BODY_BYTES: usize = 8192;
+
+impl PublishUpload {
+    /// The JSON body, padded (through `padding`) to exactly `size` bytes; `None` if the upload
+    /// does not fit in `size`. With `size` 0, the body unpadded.
+    pub fn to_padded_json(&self, size: usize) -> Option<Vec<u8>> {
+        let mut body = PublishUpload {
+            padding: Some(String::new()),
+            ..self.clone()
+        };
+        let base = serde_json::to_vec(&body).expect("bodies serialize");
+        if size == 0 {
+            return Some(base);
+        }
+        // Each '=' adds exactly one byte inside the JSON string.
+        body.padding = Some("=".repeat(size.checked_sub(base.len())?));
+        let out = serde_json::to_vec(&body).expect("bodies serialize");
+        debug_assert_eq!(out.len(), size);
+        Some(out)
+    }
+}
+
 /// Answer to an accepted upload (padded to a fixed size).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadAccepted {

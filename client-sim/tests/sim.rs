@@ -9,6 +9,7 @@ async fn simulate(cfg: SimConfig) -> en_sim::sim::Outcome {
     let server = SimServer::in_process(
         en_protocol::UnixTime(EPOCH),
         en_protocol::keys::SigningKey::generate(&mut rng),
+        cfg.seed,
     )
     .await
     .unwrap();
@@ -37,7 +38,19 @@ async fn same_seed_same_report_bytes() {
             "the run should exercise uploads and notifications"
         );
     }
-    assert_eq!(reports[0], reports[1]);
+    if reports[0] != reports[1] {
+        let (a, b) = (
+            String::from_utf8_lossy(&reports[0]),
+            String::from_utf8_lossy(&reports[1]),
+        );
+        let diff: Vec<_> = a
+            .lines()
+            .zip(b.lines())
+            .filter(|(x, y)| x != y)
+            .take(10)
+            .collect();
+        panic!("reports differ: {diff:?}");
+    }
     // A different seed gives a different world.
     let other = simulate(SimConfig::new(8, 1500, 12, 0.7)).await;
     let d = dir.path().join("other");

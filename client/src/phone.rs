@@ -2,7 +2,7 @@
 //! certified upload (or a fake one).
 
 use base64::Engine;
-use en_api::json::{JsonKey, PublishUpload, UploadAccepted};
+use en_api::json::{JsonKey, PublishUpload, UploadAccepted, PUBLISH_BODY_BYTES};
 use en_protocol::keys::TemporaryExposureKey;
 use en_protocol::wire::key::UploadKey;
 use en_protocol::{IntervalNumber, UnixTime};
@@ -39,8 +39,17 @@ pub async fn upload(
         fake: false,
         padding: None,
     };
-    let r: UploadAccepted = client.post_json("/v1/publish", &body).await?;
+    let r: UploadAccepted = client.post_raw("/v1/publish", padded(&body)?).await?;
     Ok(r.accepted_keys)
+}
+
+/// The body padded to the fixed size every phone upload has ([`PUBLISH_BODY_BYTES`]).
+fn padded(body: &PublishUpload) -> Result<Vec<u8>, Error> {
+    body.to_padded_json(PUBLISH_BODY_BYTES).ok_or_else(|| {
+        Error::Invalid(format!(
+            "the upload does not fit in {PUBLISH_BODY_BYTES} bytes (too many keys)"
+        ))
+    })
 }
 
 /// Sends a fake (chaff) upload: answered like a real one, stores nothing.

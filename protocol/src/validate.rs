@@ -5,7 +5,7 @@ use rand_core::CryptoRngCore;
 
 use crate::error::ValidationError;
 use crate::keys::TemporaryExposureKey;
-use crate::time::{IntervalNumber, UnixTime, DAY_SECONDS};
+use crate::time::{IntervalNumber, UnixTime, DAY_SECONDS, TEK_ROLLING_PERIOD};
 use crate::wire::key::{DiagnosisKey, KeyMetadata, UploadKey, MAX_DAYS_SINCE_ONSET};
 use crate::wire::ReportType;
 
@@ -123,28 +123,48 @@ pub fn release_time(meta: &KeyMetadata, now: UnixTime) -> UnixTime {
     }
 }
 
-/// Random keys that pad a batch to `min` keys. Each copies the metadata of a real key
-/// (round-robin), or of `fallback` when there are no real keys, so that padding cannot be
-/// told apart from real keys by anyone without the phones' scans.
+/// Random keys that pad a batch of `real` keys to `min`, for a window ending on UTC day
+/// `day` (days since the epoch).
+///
+/// Their metadata is drawn from one fixed distribution that does not depend on the window's
+/// real keys (spec/protocol.md §3.5): a day-long key (period 144) starting on one of the 14
+/// days before `day`, uniformly; report type "confirmed test" with its default transmission
+/// risk; days since symptom onset uniform in -10..=3 (a case who uploads 14 days of keys three
+/// days after onset). So a batch's padding says nothing about whether, or which, real keys
+/// were published in the window.
 pub fn padding(
-    real: &[DiagnosisKey],
+    real: usize,
     min: usize,
-    fallback: &[KeyMetadata],
+    day: u32,
     rng: &mut impl CryptoRngCore,
 ) -> Vec<DiagnosisKey> {
-    let metas: Vec<KeyMetadata> = if real.is_empty() {
-        fallback.to_vec()
-    } else {
-        real.iter().map(|k| k.meta).collect()
+    let uniform = |rng: &mut dyn rand_core::RngCore, n: u32| -> u32 {
+        // Rejection sampling: exactly uniform on 0..n.
+        let zone = u32::MAX - u32::MAX % n;
+        loop {
+            let v = rng.next_u32();
+            if v < zone {
+                return v % n;
+            }
+        }
     };
-    if metas.is_empty() {
-        return Vec::new();
-    }
-    (real.len()..min)
-        .enumerate()
-        .map(|(i, _)| DiagnosisKey {
-            key: TemporaryExposureKey::generate(rng),
-            meta: metas[i % metas.len()],
+    (real..min)
+        .map(|_| {
+            let key = TemporaryExposureKey::generate(rng);
+            let days_back = 1 + uniform(rng, 14);
+            let dsos = uniform(rng, 14) as i8 - 10;
+            DiagnosisKey {
+                key,
+                meta: KeyMetadata {
+                    rolling_start: IntervalNumber(
+                        day.saturating_sub(days_back) * TEK_ROLLING_PERIOD,
+                    ),
+                    rolling_period: TEK_ROLLING_PERIOD as u8,
+                    transmission_risk: ReportType::ConfirmedTest.default_transmission_risk(),
+                    report_type: ReportType::ConfirmedTest,
+                    days_since_onset: Some(dsos),
+                },
+            }
         })
         .collect()
 }
@@ -241,5 +261,32 @@ mod tests {
         let end = UnixTime(144 * 101 * 600);
         assert_eq!(release_time(&meta, end.minus(10)), end.plus(7200));
         assert_eq!(release_time(&meta, end.plus(9000)), end.plus(9000));
+    }
+
+    #[test]
+    fn padding_ignores_real_keys_and_follows_its_distribution() {
+        use rand_chacha::rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let day = 20_000;
+        let pad = padding(100, 20_100, day, &mut rng);
+        assert_eq!(pad.len(), 20_000);
+        assert!(padding(200, 100, day, &mut rng).is_empty());
+        let mut starts = std::collections::BTreeMap::new();
+        for k in &pad {
+            let m = k.meta;
+            assert_eq!(
+                (m.rolling_period, m.report_type),
+                (144, ReportType::ConfirmedTest)
+            );
+            assert!((-10..=3).contains(&m.days_since_onset.unwrap()));
+            *starts.entry(m.rolling_start.day()).or_insert(0u32) += 1;
+        }
+        assert_eq!(starts.len(), 14);
+        assert_eq!(*starts.keys().next().unwrap(), day - 14);
+        assert_eq!(*starts.keys().last().unwrap(), day - 1);
+        // Roughly uniform: each day within ±15% of 20,000 / 14.
+        for n in starts.values() {
+            assert!((1214..=1643).contains(n), "{starts:?}");
+        }
     }
 }

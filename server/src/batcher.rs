@@ -1,79 +1,99 @@
-//! The batch worker: closes a batch at every period boundary, pads, signs, chains, stores,
-//! re-signs the index, and applies retention.
+//! The batch worker: closes a batch at every period boundary (pads, signs, chains, publishes),
+//! re-signs the index and the risk configuration so they stay fresh, and applies retention.
+//!
+//! Publication order makes what phones see durable ([`crate::objects`]): the batch object,
+//! then the chain head in the store, then the index that lists the batch. A crash in between
+//! leaves a batch no index lists; the next attempt rebuilds it.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use en_protocol::validate::padding;
 use en_protocol::wire::batch::{Batch, BatchHeader, SignedBatch, GENESIS_HASH};
-use en_protocol::wire::index::{Index, IndexEntry};
-use en_protocol::wire::key::KeyMetadata;
-use en_protocol::wire::ReportType;
-use en_protocol::{IntervalNumber, UnixTime};
+use en_protocol::wire::index::IndexEntry;
+use en_protocol::UnixTime;
 
+use crate::datadir::DataDir;
+use crate::error::Error;
 use crate::state::AppState;
 use crate::store::ChainHead;
 
-/// Plausible metadata for padding when a window has no real keys: day-aligned keys of the
-/// last 14 days, as a typical confirmed case would upload them.
-fn fallback_metadata(boundary: UnixTime) -> Vec<KeyMetadata> {
-    let today = boundary.interval().day_start().0;
-    (1..=14u32)
-        .map(|d| KeyMetadata {
-            rolling_start: IntervalNumber(today.saturating_sub(144 * d)),
-            rolling_period: 144,
-            transmission_risk: ReportType::ConfirmedTest.default_transmission_risk(),
-            report_type: ReportType::ConfirmedTest,
-            days_since_onset: Some(4 - d as i8).filter(|v| v.abs() <= 14),
-        })
-        .collect()
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Serve(format!("batch task failed: {e}")))?
 }
 
 /// Closes the window ending at `boundary` if it is due. Returns the new batch's header.
 ///
-/// First moves the publication cut to `boundary` under its write lock: uploads hold the read
-/// side while inserting, so once the write side is taken every upload released before the
-/// boundary is in the store, and every later one is released after it (in the next window).
-/// The lock is held only for that moment, not while the batch is read, padded and signed.
-/// If building the batch fails, the next attempt reads the same keys again.
-pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Option<BatchHeader>> {
+/// First moves the publication cut to `boundary`: once the store has done so, every upload
+/// released before the boundary is stored, and every later one is released after it (in the
+/// next window). Then reads the window's keys, pads, signs and publishes. If publishing
+/// fails, the next attempt reads the same keys again.
+pub async fn close_window(
+    state: &AppState,
+    boundary: UnixTime,
+) -> Result<Option<BatchHeader>, Error> {
     let period = state.cfg.config.batch_period_seconds;
-    let head = state.store.head()?;
+    let head = state.store.head().await?;
     let window_start = head.map_or(UnixTime(boundary.0.saturating_sub(period)), |h| {
         h.window_end
     });
     if boundary <= window_start {
         return Ok(None);
     }
-    {
-        let mut cut = state.cut.write().expect("cut lock");
-        *cut = (*cut).max(boundary);
-    }
-    let t0 = std::time::Instant::now();
-    let real = state.store.released_before(boundary)?;
-    let t_read = t0.elapsed();
+    state.store.advance_cut(boundary).await?;
+    let real = state.store.released_before(boundary).await?;
     let n_real = real.len();
-    let mut keys = real;
-    let pad = padding(
-        &keys,
+    let (region, min, key) = (
+        state.cfg.region.clone(),
         state.cfg.config.min_batch_size,
-        &fallback_metadata(boundary),
-        &mut rand::rngs::OsRng,
+        state.export_key.clone(),
     );
-    keys.extend(pad);
-    let batch = Batch {
-        region: state.cfg.region.clone(),
-        sequence: head.map_or(1, |h| h.sequence + 1),
-        window_start,
-        window_end: boundary,
-        prev_hash: head.map_or(GENESIS_HASH, |h| h.hash),
-        keys,
-    };
-    let t1 = std::time::Instant::now();
-    let bytes = batch.sign(&state.export_key)?;
-    let header = SignedBatch::decode(&bytes)?.header().clone();
-    let t_sign = t1.elapsed();
+    let sequence = head.map_or(1, |h| h.sequence + 1);
+    let prev_hash = head.map_or(GENESIS_HASH, |h| h.hash);
+    let seed = state.padding_seed;
+    let (bytes, header) = blocking(move || {
+        let mut keys = real;
+        let day = (boundary.0.saturating_sub(1) / 86_400) as u32;
+        let pad = match seed {
+            Some(s) => {
+                use rand::SeedableRng;
+                let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(s ^ sequence);
+                padding(keys.len(), min, day, &mut rng)
+            }
+            None => padding(keys.len(), min, day, &mut rand::rngs::OsRng),
+        };
+        keys.extend(pad);
+        let bytes = Batch {
+            region,
+            sequence,
+            window_start,
+            window_end: boundary,
+            prev_hash,
+            keys,
+        }
+        .sign(&key)?;
+        let header = SignedBatch::decode(&bytes)
+            .map_err(en_protocol::Error::from)?
+            .header()
+            .clone();
+        Ok((Bytes::from(bytes), header))
+    })
+    .await?;
+    let objects = state.objects.clone();
+    let dir = DataDir::new(&state.cfg.data_dir).objects();
+    let b = bytes.clone();
+    blocking(move || {
+        objects
+            .put_batch(sequence, b)
+            .map_err(|e| Error::io("write a batch to", &dir, e))
+    })
+    .await?;
     let entry = IndexEntry {
         sequence: header.sequence,
         window_start: header.window_start,
@@ -81,27 +101,25 @@ pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Opti
         hash: header.hash,
         size: header.size,
     };
-    let mut entries = state.store.index_entries()?;
-    entries.push(entry.clone());
-    let index = Index {
-        region: state.cfg.region.clone(),
-        generated_at: state.clock.now(),
-        entries,
-    }
-    .sign(&state.export_key)?;
-    let new_head = ChainHead {
-        sequence: header.sequence,
-        hash: header.hash,
-        window_end: boundary,
-        cut: boundary,
-    };
-    let t2 = std::time::Instant::now();
-    state.store.publish(&bytes, &entry, new_head, &index)?;
-    let t_store = t2.elapsed();
-    let t3 = std::time::Instant::now();
-    state.store.flush()?;
-    tracing::debug!(read = ?t_read, sign = ?t_sign, store = ?t_store, flush = ?t3.elapsed(), "batch timings");
-    state.metrics.batches_published.fetch_add(1, Relaxed);
+    state
+        .store
+        .publish(
+            &entry,
+            ChainHead {
+                sequence: header.sequence,
+                hash: header.hash,
+                window_end: boundary,
+                cut: boundary,
+            },
+        )
+        .await?;
+    publish_index(state).await?;
+    let m = &state.metrics;
+    m.batches_published.fetch_add(1, Relaxed);
+    m.keys_published
+        .fetch_add(u64::from(header.key_count), Relaxed);
+    m.pending_keys
+        .store(state.store.pending_count().await? as u64, Relaxed);
     tracing::info!(
         sequence = header.sequence,
         keys = n_real,
@@ -112,21 +130,33 @@ pub fn close_window(state: &AppState, boundary: UnixTime) -> anyhow::Result<Opti
     Ok(Some(header))
 }
 
-/// Deletes expired batches and records; re-signs the index if batches went.
-pub fn apply_retention(state: &AppState, now: UnixTime) -> anyhow::Result<()> {
+/// Signs and publishes the index of the retained batches (and a fresh risk configuration).
+async fn publish_index(state: &AppState) -> Result<(), Error> {
+    state.refresh_signed().await
+}
+
+/// Forgets expired batches and records; publishes a new index if batches went.
+pub async fn apply_retention(state: &AppState, now: UnixTime) -> Result<(), Error> {
     let oldest = now.minus(state.cfg.config.retention_days * 86_400);
-    let removed = state.store.prune(now, oldest)?;
-    if removed > 0 {
-        let index = Index {
-            region: state.cfg.region.clone(),
-            generated_at: now,
-            entries: state.store.index_entries()?,
-        }
-        .sign(&state.export_key)?;
-        state.store.set_index(&index)?;
-        state.store.flush()?;
-        tracing::info!(removed, "expired batches deleted");
+    let removed = state.store.prune(now, oldest).await?;
+    if removed.is_empty() {
+        return Ok(());
     }
+    // The index stops listing them first, then their files go.
+    publish_index(state).await?;
+    let objects = state.objects.clone();
+    let dir = DataDir::new(&state.cfg.data_dir).objects();
+    let n = removed.len();
+    blocking(move || {
+        for seq in removed {
+            objects
+                .remove_batch(seq)
+                .map_err(|e| Error::io("delete a batch in", &dir, e))?;
+        }
+        Ok(())
+    })
+    .await?;
+    tracing::info!(removed = n, "expired batches deleted");
     Ok(())
 }
 
@@ -134,35 +164,40 @@ fn last_boundary(now: UnixTime, period: u64) -> UnixTime {
     UnixTime(now.0 - now.0 % period)
 }
 
-/// Runs until `shutdown` fires: at each boundary, close the window and apply retention.
+/// Runs until `shutdown` fires: at each boundary, close the window and apply retention; in
+/// between, re-sign the index and risk configuration every `index_refresh_seconds`.
 /// On start it catches up on a window missed while the server was down (one batch covering
 /// the whole gap, so windows stay contiguous).
 pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let period = state.cfg.config.batch_period_seconds;
+    let refresh = state.cfg.config.index_refresh_seconds;
     // On the very first start there is no chain yet: the first window is the one that ends
     // at the first boundary after the start (not one that ended before the server existed).
     let started = last_boundary(state.clock.now(), period);
+    let mut signed_at = state.clock.now();
     loop {
         let now = state.clock.now();
         let boundary = last_boundary(now, period);
-        if boundary > started || state.store.head().ok().flatten().is_some() {
-            let st = state.clone();
-            let r = tokio::task::spawn_blocking(move || {
-                close_window(&st, boundary)?;
-                apply_retention(&st, st.clock.now())
-            })
-            .await;
-            match r {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "closing the batch failed; will retry at the next boundary")
-                }
-                Err(e) => tracing::error!(error = %e, "batch task failed"),
+        let has_chain = matches!(state.store.head().await, Ok(Some(_)));
+        if boundary > started || has_chain {
+            match close_window(&state, boundary).await {
+                Ok(Some(_)) => signed_at = state.clock.now(),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "closing the batch failed; will retry"),
+            }
+            if let Err(e) = apply_retention(&state, state.clock.now()).await {
+                tracing::error!(error = %e, "retention failed; will retry");
             }
         }
         let now = state.clock.now();
-        let next = last_boundary(now, period).0 + period;
-        let mut wait = Duration::from_millis((next - now.0) * 1000 + 50);
+        if now.0 >= signed_at.0 + refresh {
+            match state.refresh_signed().await {
+                Ok(()) => signed_at = now,
+                Err(e) => tracing::error!(error = %e, "re-signing the index failed; will retry"),
+            }
+        }
+        let next = (last_boundary(now, period).0 + period).min(signed_at.0 + refresh);
+        let mut wait = Duration::from_millis(next.saturating_sub(now.0) * 1000 + 50);
         if state.clock.is_virtual() {
             wait = wait.min(Duration::from_millis(100));
         }

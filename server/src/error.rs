@@ -1,36 +1,104 @@
-//! The one place where errors become HTTP: a status, a stable error code and a sentence.
+//! The server's errors: [`Error`] for starting and running it, and [`ApiError`], the one
+//! place where refusals become HTTP (a status, a stable code from `en_api::ErrorCode`, and a
+//! sentence).
 //!
-//! Every rejection is `{"error": "<code>", "message": "<sentence>"}` with a 4xx status (a bulk
-//! upload adds `"report": <index>` when one report is at fault). Only a storage failure (not
-//! the client's fault) is a 5xx.
+//! Every refusal is `{"error": "<code>", "message": "<sentence>"}` with a 4xx status (a bulk
+//! upload adds `"report": <index>` when one report is at fault). Only faults of the server
+//! itself are 5xx: a store failure, a full body budget, an unreadable registry.
+
+use std::path::PathBuf;
 
 use bytes::Bytes;
+use en_api::ErrorCode;
 use en_protocol::{DecodeError, Error as ProtoError, ValidationError, VerifyError};
 use hyper::{Response, StatusCode};
 
 use crate::store::StoreError;
 
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("{}: {message}", file.display())]
+    Config {
+        /// The configuration file.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file or directory could not be used.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// "read", "create", …
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A private file or directory that group or others may read.
+    #[error("{} may be read by other users (mode {mode:o}); it holds secrets or embargoed keys: run `chmod {want:o} {}`", path.display(), path.display())]
+    Exposed {
+        /// The path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The mode it should have.
+        want: u32,
+    },
+    /// A key file could not be used.
+    #[error(transparent)]
+    KeyFile(#[from] en_api::keyfile::KeyFileError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The authority registry is invalid or cannot be changed.
+    #[error("authority registry: {0}")]
+    Registry(String),
+    /// Signing failed (a configuration the protocol cannot express).
+    #[error("signing: {0}")]
+    Protocol(#[from] ProtoError),
+    /// Listening or serving failed.
+    #[error("{0}")]
+    Serve(String),
+}
+
+impl Error {
+    /// An IO error on `path`.
+    pub fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// An error response.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable machine-readable code.
-    pub code: &'static str,
+    /// The stable code (its HTTP status comes with it).
+    pub code: ErrorCode,
     /// A sentence a person understands.
     pub message: String,
     /// In a bulk upload, the index of the report that was refused.
     pub report: Option<usize>,
+    /// For 405: the methods the endpoint allows (the `Allow` header).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
     /// A new error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
             report: None,
+            allow: None,
         }
     }
     /// The same error, attributed to report `index` of a bulk upload.
@@ -39,32 +107,47 @@ impl ApiError {
         self.report = Some(index);
         self
     }
-    /// 400 with `code`.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    /// 405 listing the allowed methods.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        ApiError {
+            allow: Some(allow),
+            ..Self::new(
+                ErrorCode::MethodNotAllowed,
+                format!("This endpoint allows only {allow}."),
+            )
+        }
     }
-    /// A decoding failure of the named object (`malformed_report`, `malformed_certificate`).
-    pub fn malformed(code: &'static str, what: &str, e: DecodeError) -> Self {
-        Self::bad_request(code, format!("The {what} could not be decoded: {e}."))
+    /// A decoding failure of the named object.
+    pub fn malformed(code: ErrorCode, what: &str, e: DecodeError) -> Self {
+        Self::new(code, format!("The {what} could not be decoded: {e}."))
+    }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).expect("table statuses are valid")
     }
     /// The JSON response body.
     pub fn body(&self) -> String {
-        match self.report {
-            None => serde_json::json!({"error": self.code, "message": self.message}),
-            Some(i) => {
-                serde_json::json!({"error": self.code, "message": self.message, "report": i})
-            }
-        }
-        .to_string()
+        serde_json::to_string(&en_api::json::ErrorBody {
+            error: self.code.as_str().to_string(),
+            message: self.message.clone(),
+            report: self.report,
+        })
+        .expect("error bodies serialize")
     }
     /// The full response.
     pub fn into_response(self) -> Response<http_body_util::Full<Bytes>> {
         let mut r = Response::new(http_body_util::Full::new(Bytes::from(self.body())));
-        *r.status_mut() = self.status;
+        *r.status_mut() = self.status();
         r.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
             hyper::header::HeaderValue::from_static("application/json"),
         );
+        if let Some(a) = self.allow {
+            r.headers_mut().insert(
+                hyper::header::ALLOW,
+                hyper::header::HeaderValue::from_static(a),
+            );
+        }
         r
     }
 }
@@ -72,59 +155,68 @@ impl ApiError {
 impl From<ProtoError> for ApiError {
     fn from(e: ProtoError) -> Self {
         match e {
-            ProtoError::Decode(d) => ApiError::bad_request(
-                "malformed",
+            ProtoError::Decode(d) => ApiError::new(
+                ErrorCode::InvalidRequest,
                 format!("The request could not be decoded: {d}."),
             ),
             ProtoError::Verify(v) => v.into(),
             ProtoError::Validation(v) => v.into(),
-            ProtoError::Usage(m) => ApiError::bad_request("invalid_request", m),
-            other => ApiError::bad_request("invalid_request", other.to_string()),
+            ProtoError::Usage(m) => ApiError::new(ErrorCode::InvalidRequest, m),
+            other => ApiError::new(ErrorCode::InvalidRequest, other.to_string()),
         }
     }
 }
 
 impl From<VerifyError> for ApiError {
     fn from(e: VerifyError) -> Self {
-        use StatusCode as S;
-        let (status, msg) = match &e {
-            VerifyError::BadSignature => (S::UNAUTHORIZED, "The signature does not verify with the health authority's registered key."),
-            VerifyError::UnknownAuthority => (S::UNAUTHORIZED, "The health authority is not registered with this server."),
-            VerifyError::RevokedAuthority => (S::FORBIDDEN, "The health authority has been revoked; its uploads are no longer accepted."),
-            VerifyError::WrongRegion => (S::FORBIDDEN, "The health authority may not report for this region."),
-            VerifyError::UnknownExportKey => (S::BAD_REQUEST, "The message names an unknown export key."),
-            VerifyError::Expired => (S::UNAUTHORIZED, "The verification certificate has expired; ask the health authority for a new one."),
-            VerifyError::NotYetValid => (S::BAD_REQUEST, "The report or certificate claims to be issued in the future; check the issuer's clock."),
-            VerifyError::WrongAudience => (S::UNAUTHORIZED, "The verification certificate was issued for another server."),
-            VerifyError::TekmacMismatch => (S::UNAUTHORIZED, "The keys are not the ones the verification certificate was issued for."),
-            VerifyError::BrokenChain(_) => (S::BAD_REQUEST, "The batch does not continue the hash chain."),
-            _ => (S::BAD_REQUEST, "The request could not be verified."),
+        use ErrorCode as C;
+        let (code, msg) = match &e {
+            VerifyError::BadSignature => (C::BadSignature, "The signature does not verify with the health authority's registered key."),
+            VerifyError::UnknownAuthority => (C::UnknownAuthority, "The health authority is not registered with this server."),
+            VerifyError::RevokedAuthority => (C::RevokedAuthority, "The health authority has been revoked; its uploads are no longer accepted."),
+            VerifyError::WrongRegion => (C::WrongRegion, "The health authority may not report for this server's region (or the report is for another region)."),
+            VerifyError::Expired => (C::CertificateExpired, "The verification certificate has expired; ask the health authority for a new one."),
+            VerifyError::NotYetValid => (C::NotYetValid, "The report or certificate claims to be issued in the future; check the issuer's clock."),
+            VerifyError::WrongAudience => (C::WrongAudience, "The verification certificate was issued for another server."),
+            VerifyError::TekmacMismatch => (C::TekmacMismatch, "The keys are not the ones the verification certificate was issued for."),
+            _ => (C::InvalidRequest, "The request could not be verified."),
         };
-        ApiError::new(status, e.code(), msg)
+        ApiError::new(code, msg)
     }
 }
 
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
-        let msg = match &e {
-            ValidationError::NoKeys => "The upload contains no keys.".to_string(),
-            ValidationError::TooManyKeys { count, max } => {
-                format!("The upload contains {count} keys; at most {max} are accepted.")
+        use ErrorCode as C;
+        let (code, msg) = match &e {
+            ValidationError::NoKeys => (C::NoKeys, "The upload contains no keys.".to_string()),
+            ValidationError::TooManyKeys { count, max } => (
+                C::TooManyKeys,
+                format!("The upload contains {count} keys; at most {max} are accepted."),
+            ),
+            ValidationError::KeyInFuture => (C::KeyInFuture, "A key starts in the future.".into()),
+            ValidationError::KeyTooOld => {
+                (C::KeyTooOld, "A key is older than the maximum key age.".into())
             }
-            ValidationError::KeyInFuture => "A key starts in the future.".to_string(),
-            ValidationError::KeyTooOld => "A key is older than the maximum key age.".to_string(),
-            ValidationError::OverlappingKeys => {
-                "Two keys cover overlapping time intervals.".to_string()
-            }
-            ValidationError::DuplicateKey => {
-                "The same key appears twice in the upload.".to_string()
-            }
-            ValidationError::ReportTooOld => {
-                "The case report was issued too long ago; sign a new one.".to_string()
-            }
-            other => format!("{other}."),
+            ValidationError::OverlappingKeys => (
+                C::OverlappingKeys,
+                "Two keys cover overlapping time intervals.".into(),
+            ),
+            ValidationError::DuplicateKey => (
+                C::DuplicateKey,
+                "The same key appears twice in the upload.".into(),
+            ),
+            ValidationError::ReportTooOld => (
+                C::ReportTooOld,
+                "The case report was issued too long ago; sign a new one.".into(),
+            ),
+            ValidationError::CertificateLifetimeTooLong { max_seconds } => (
+                C::CertificateTooLong,
+                format!("The verification certificate is valid for longer than this server accepts ({max_seconds} seconds); ask for a shorter one."),
+            ),
+            other => (C::InvalidRequest, format!("{other}.")),
         };
-        ApiError::bad_request(e.code(), msg)
+        ApiError::new(code, msg)
     }
 }
 
@@ -132,25 +224,28 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Replayed(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "replayed",
-                "This case report or certificate has already been used.",
+                ErrorCode::Replayed,
+                "This case report or certificate has already been used for other keys.",
             ),
             StoreError::KeyExists(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "key_exists",
+                ErrorCode::KeyExists,
                 "A key in this upload has already been uploaded.",
             ),
             StoreError::QuotaExceeded(_) => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "quota_exceeded",
+                ErrorCode::QuotaExceeded,
                 "The health authority's daily upload quota is used up; try again tomorrow.",
             ),
-            e @ (StoreError::Io(_) | StoreError::Corrupt(_) | StoreError::OldLayout) => {
+            StoreError::Uncertain(e) => {
+                tracing::error!(error = %e, "could not confirm a write is durable");
+                ApiError::new(
+                    ErrorCode::StorageError,
+                    "The server could not confirm that the upload reached stable storage: it may have been stored. Send the same request again: a retry of a stored upload is answered as accepted.",
+                )
+            }
+            e => {
                 tracing::error!(error = %e, "storage failure");
                 ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "storage_error",
+                    ErrorCode::StorageError,
                     "The server could not store the upload; nothing was stored. Try again.",
                 )
             }

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use en_server::config::{self, Config, CONFIG_FILE, DEFAULT_DATA_DIR};
+use en_server::config::{Config, CONFIG_FILE, DEFAULT_DATA_DIR};
+use en_server::datadir;
 use en_server::registry;
 
 /// Exposure-notification key server: accepts signed uploads from health authorities and
@@ -41,6 +42,9 @@ enum Command {
         /// Override the configured listen address (e.g. 127.0.0.1:0 for an ephemeral port).
         #[arg(long)]
         listen: Option<String>,
+        /// Override the configured admin listen address (metrics; loopback by default).
+        #[arg(long)]
+        admin_listen: Option<String>,
         /// For simulations only: follow the Unix time written in FILE instead of the system
         /// clock (`en-sim run --server URL --server-clock-file FILE` drives it).
         #[arg(long, value_name = "FILE")]
@@ -73,7 +77,9 @@ enum AuthorityCmd {
     Add {
         /// Identifier, 1-64 of a-z 0-9 . _ -
         id: String,
-        /// ed25519 public key: 64 hex characters, or a file containing them.
+        /// ed25519 public key: 64 hex characters, or a public key file (`public-key: <hex>`,
+        /// as `en-sim authority keygen` writes beside the secret key). Secret key files are
+        /// refused.
         #[arg(long)]
         public_key: String,
         /// Restrict the authority to one region (e.g. VN).
@@ -114,7 +120,7 @@ fn init_tracing() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init { dir } => {
-            let r = config::init(&dir)?;
+            let r = datadir::init(&dir)?;
             for f in &r.created {
                 println!("created {}", f.display());
             }
@@ -129,6 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dir,
             insecure_http,
             listen,
+            admin_listen,
             virtual_clock,
         } => {
             init_tracing();
@@ -136,8 +143,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(f) => f,
                 None => {
                     let dir = dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-                    if !dir.join(CONFIG_FILE).exists() {
-                        let r = config::init(&dir)?;
+                    let fresh = !dir.join(CONFIG_FILE).exists();
+                    // Creates what is missing (all of it on a first start); never overwrites.
+                    let r = datadir::init(&dir)?;
+                    if fresh {
                         tracing::info!(dir = %dir.display(), export_public_key = %r.export_public_key, "initialised a new data directory");
                     }
                     dir.join(CONFIG_FILE)
@@ -146,6 +155,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut cfg = Config::load(&file)?;
             if let Some(l) = listen {
                 cfg.config.listen = l;
+            }
+            if let Some(l) = admin_listen {
+                cfg.config.admin_listen = l;
             }
             let clock = match virtual_clock {
                 Some(f) => {
@@ -156,17 +168,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(&cfg.config.listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {}", cfg.config.listen))?;
+                let bind = |addr: String| async move {
+                    tokio::net::TcpListener::bind(&addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr}"))
+                };
+                let public = bind(cfg.config.listen.clone()).await?;
+                let admin = bind(cfg.config.admin_listen.clone()).await?;
                 let transport = if insecure_http {
                     en_server::Transport::InsecureHttp
                 } else {
                     en_server::Transport::Tls
                 };
                 // Printed for scripts that start the server on an ephemeral port.
-                println!("listening on {}", listener.local_addr()?);
-                en_server::run(cfg, listener, transport, clock, shutdown_signal()).await
+                println!("listening on {}", public.local_addr()?);
+                println!("admin on {}", admin.local_addr()?);
+                let listeners = en_server::Listeners {
+                    public,
+                    admin: Some(admin),
+                };
+                en_server::run(cfg, listeners, transport, clock, shutdown_signal()).await?;
+                Ok(())
             })
         }
         Command::Authority { dir, action } => {
@@ -184,16 +206,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     public_key,
                     region,
                 } => {
-                    let pk = if public_key.len() == 64
-                        && public_key.bytes().all(|c| c.is_ascii_hexdigit())
-                    {
-                        public_key
-                    } else {
-                        std::fs::read_to_string(&public_key)
-                            .with_context(|| format!("--public-key is neither 64 hex characters nor a readable file: {public_key}"))?
-                            .trim()
-                            .to_string()
-                    };
+                    // Refuses a secret key file, and never echoes key material in an error.
+                    let pk = en_api::keyfile::parse_public_key(&public_key)?.to_hex();
                     let added_at = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)?
                         .as_secs();

@@ -1,4 +1,9 @@
-//! Prometheus text-format metrics: counters and a latency histogram, lock-free on the hot path.
+//! Prometheus text-format metrics, served only on the admin listener.
+//!
+//! Nothing here separates fake uploads from real ones, and nothing moves with a single
+//! accepted upload's keys: uploads are counted per endpoint with real and fake together, and
+//! the key gauges are snapshots taken when a batch closes. (The public listener serves no
+//! metrics at all; see the threat model.)
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,24 +18,28 @@ const BUCKETS: [f64; 12] = [
 /// Server metrics.
 #[derive(Default)]
 pub struct Metrics {
-    /// Case reports accepted.
-    pub cases_accepted: AtomicU64,
-    /// Certified phone uploads accepted.
-    pub publishes_accepted: AtomicU64,
-    /// Fake uploads answered.
-    pub fake_uploads: AtomicU64,
-    /// Keys stored.
-    pub keys_stored: AtomicU64,
+    /// Case-report uploads answered 200 (`POST /v1/cases`).
+    pub cases_answered: AtomicU64,
+    /// Bulk uploads answered 200 (`POST /v1/cases/bulk`).
+    pub bulk_answered: AtomicU64,
+    /// Phone uploads answered 200, real and fake together (`POST /v1/publish`).
+    pub publish_answered: AtomicU64,
     /// Batches published.
     pub batches_published: AtomicU64,
+    /// Keys in published batches, real and padding together (snapshot at each batch).
+    pub keys_published: AtomicU64,
+    /// Keys waiting for publication (snapshot at each batch).
+    pub pending_keys: AtomicU64,
     /// Connections closed at once because the connection limit was reached.
     pub connections_refused: AtomicU64,
+    /// Connections closed because the peer did not take our bytes in time.
+    pub write_timeouts: AtomicU64,
+    /// Connections currently open (TLS handshake included).
+    pub open_connections: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
-    /// Connections currently open (TLS handshake included).
-    pub open_connections: AtomicU64,
 }
 
 impl Metrics {
@@ -43,6 +52,7 @@ impl Metrics {
             .entry(code)
             .or_default() += 1;
     }
+
     /// Records a request's latency.
     pub fn observe(&self, d: Duration) {
         let s = d.as_secs_f64();
@@ -54,53 +64,73 @@ impl Metrics {
         self.latency_count.fetch_add(1, Relaxed);
         self.latency_sum_us.fetch_add(d.as_micros() as u64, Relaxed);
     }
+
+    /// Sum of request latencies, seconds (the simulator reports the server's busy time).
+    pub fn busy_seconds(&self) -> f64 {
+        self.latency_sum_us.load(Relaxed) as f64 / 1e6
+    }
+
     /// Renders the Prometheus text format.
-    pub fn render(&self, pending_keys: usize, open_connections: usize) -> String {
+    pub fn render(&self) -> String {
         let mut s = String::new();
-        let c = |s: &mut String, name: &str, help: &str, v: u64| {
+        let counter = |s: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        let _ = writeln!(s, "# HELP en_uploads_accepted_total Uploads accepted, by kind.\n# TYPE en_uploads_accepted_total counter");
-        let _ = writeln!(
-            s,
-            "en_uploads_accepted_total{{kind=\"case_report\"}} {}",
-            self.cases_accepted.load(Relaxed)
-        );
-        let _ = writeln!(
-            s,
-            "en_uploads_accepted_total{{kind=\"certified\"}} {}",
-            self.publishes_accepted.load(Relaxed)
-        );
-        c(
-            &mut s,
-            "en_fake_uploads_total",
-            "Fake (chaff) uploads answered.",
-            self.fake_uploads.load(Relaxed),
-        );
-        let _ = writeln!(s, "# HELP en_uploads_rejected_total Requests rejected, by error code.\n# TYPE en_uploads_rejected_total counter");
-        for (code, n) in self.rejected.lock().expect("metrics lock").iter() {
-            let _ = writeln!(s, "en_uploads_rejected_total{{reason=\"{code}\"}} {n}");
+        let gauge = |s: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        let _ = writeln!(s, "# HELP en_uploads_answered_total Uploads answered 200, by endpoint (phone uploads: real and fake together).\n# TYPE en_uploads_answered_total counter");
+        for (endpoint, v) in [
+            ("cases", &self.cases_answered),
+            ("cases_bulk", &self.bulk_answered),
+            ("publish", &self.publish_answered),
+        ] {
+            let _ = writeln!(
+                s,
+                "en_uploads_answered_total{{endpoint=\"{endpoint}\"}} {}",
+                v.load(Relaxed)
+            );
         }
-        c(
-            &mut s,
-            "en_keys_stored_total",
-            "Diagnosis keys stored.",
-            self.keys_stored.load(Relaxed),
-        );
-        c(
+        let _ = writeln!(s, "# HELP en_requests_rejected_total Requests rejected, by error code.\n# TYPE en_requests_rejected_total counter");
+        for (code, n) in self.rejected.lock().expect("metrics lock").iter() {
+            let _ = writeln!(s, "en_requests_rejected_total{{code=\"{code}\"}} {n}");
+        }
+        counter(
             &mut s,
             "en_batches_published_total",
             "Batches published.",
             self.batches_published.load(Relaxed),
         );
-        c(
+        gauge(
+            &mut s,
+            "en_keys_published",
+            "Keys in published batches, padding included (updated when a batch closes).",
+            self.keys_published.load(Relaxed),
+        );
+        gauge(
+            &mut s,
+            "en_pending_keys",
+            "Keys waiting for publication (updated when a batch closes).",
+            self.pending_keys.load(Relaxed),
+        );
+        counter(
             &mut s,
             "en_connections_refused_total",
             "Connections closed because of the connection limit.",
             self.connections_refused.load(Relaxed),
         );
-        let _ = writeln!(s, "# HELP en_open_connections Connections currently open.\n# TYPE en_open_connections gauge\nen_open_connections {open_connections}");
-        let _ = writeln!(s, "# HELP en_pending_keys Keys waiting for publication.\n# TYPE en_pending_keys gauge\nen_pending_keys {pending_keys}");
+        counter(
+            &mut s,
+            "en_write_timeouts_total",
+            "Connections closed because the peer did not read our answers in time.",
+            self.write_timeouts.load(Relaxed),
+        );
+        gauge(
+            &mut s,
+            "en_open_connections",
+            "Connections currently open.",
+            self.open_connections.load(Relaxed),
+        );
         let _ = writeln!(s, "# HELP en_request_duration_seconds Request latency.\n# TYPE en_request_duration_seconds histogram");
         for (i, b) in BUCKETS.iter().enumerate() {
             let _ = writeln!(
@@ -111,11 +141,7 @@ impl Metrics {
         }
         let n = self.latency_count.load(Relaxed);
         let _ = writeln!(s, "en_request_duration_seconds_bucket{{le=\"+Inf\"}} {n}");
-        let _ = writeln!(
-            s,
-            "en_request_duration_seconds_sum {}",
-            self.latency_sum_us.load(Relaxed) as f64 / 1e6
-        );
+        let _ = writeln!(s, "en_request_duration_seconds_sum {}", self.busy_seconds());
         let _ = writeln!(s, "en_request_duration_seconds_count {n}");
         s
     }

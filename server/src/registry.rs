@@ -1,22 +1,31 @@
 //! The registry of health authorities: a JSON file in the data directory.
 //!
 //! sled allows one process per database, so the registry lives in its own small file that
-//! `en-server authority …` rewrites atomically (write + fsync + rename) and the running server
-//! re-reads when it changes (checked on every upload: one `stat`). Changes therefore take
-//! effect on the next upload, without a restart.
+//! `en-server authority …` edits and the running server re-reads when it changes (checked on
+//! every upload: one `stat`). Changes take effect on the next upload, without a restart.
+//!
+//! - Edits are serialized by an exclusive lock on `authorities.lock` (so a concurrent `add`
+//!   cannot undo a `revoke`), and written to a uniquely named temporary file that is fsync'd
+//!   and renamed over the registry: readers see the old file or the new one, never a mix.
+//! - The server **fails closed**: if the file cannot be read or parsed, uploads are refused
+//!   (503 `registry_unavailable`, and an error in the log) until it is fixed, rather than
+//!   going on with a registry that may include a revoked authority.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use anyhow::Context;
 use en_protocol::keys::PublicKey;
 use en_protocol::verify::{AuthorityInfo, AuthorityRegistry};
 use en_protocol::wire::{AuthorityId, Region};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
+
 /// File name inside the data directory.
 pub const REGISTRY_FILE: &str = "authorities.json";
+const LOCK_FILE: &str = "authorities.lock";
 
 /// One authority as stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -40,50 +49,90 @@ struct FileFormat {
     authorities: Vec<Entry>,
 }
 
+fn invalid(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::Registry(format!("{}: {what}", path.display()))
+}
+
 /// Reads the registry file (an absent file is an empty registry).
-pub fn read(path: &Path) -> anyhow::Result<Vec<Entry>> {
+pub fn read(path: &Path) -> Result<Vec<Entry>, Error> {
     match std::fs::read(path) {
         Ok(b) => Ok(serde_json::from_slice::<FileFormat>(&b)
-            .with_context(|| format!("invalid registry {}", path.display()))?
+            .map_err(|e| invalid(path, format!("not a valid registry ({e})")))?
             .authorities),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => Err(Error::io("read", path, e)),
     }
 }
 
-/// Atomically replaces the registry file.
-pub fn write(path: &Path, entries: &[Entry]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
+/// Atomically replaces the registry file (unique temporary file, fsync, rename, fsync of the
+/// directory). Callers hold the edit lock.
+fn write(path: &Path, entries: &[Entry]) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let text = serde_json::to_vec_pretty(&FileFormat {
         authorities: entries.to_vec(),
-    })?;
-    {
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::io::Write::write_all(&mut f, &text)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    })
+    .expect("the registry serializes");
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".authorities.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    tmp.write_all(&text)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("replace", path, e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync", dir, e))
+}
+
+/// Runs `edit` on the registry under the exclusive edit lock and writes the result.
+fn edit(path: &Path, edit: impl FnOnce(&mut Vec<Entry>) -> Result<(), Error>) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let lock_path = dir.join(LOCK_FILE);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let lock = opts
+        .open(&lock_path)
+        .map_err(|e| Error::io("open", &lock_path, e))?;
+    lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
+    let mut all = read(path)?;
+    edit(&mut all)?;
+    write(path, &all)
+    // The lock is released when `lock` is dropped.
 }
 
 /// Checks an entry's fields.
-pub fn parse_entry(e: &Entry) -> anyhow::Result<(AuthorityId, AuthorityInfo)> {
-    let id = AuthorityId::new(&e.id)
-        .map_err(|_| anyhow::anyhow!("authority id {:?} must be 1-64 of a-z 0-9 . _ -", e.id))?;
-    let public_key = PublicKey::from_hex(&e.public_key)
-        .map_err(|_| anyhow::anyhow!("public key of {} is not a valid ed25519 key in hex", e.id))?;
+pub fn parse_entry(e: &Entry) -> Result<(AuthorityId, AuthorityInfo), Error> {
+    let id = AuthorityId::new(&e.id).map_err(|_| {
+        Error::Registry(format!(
+            "authority id {:?} must be 1-64 of a-z 0-9 . _ -",
+            e.id
+        ))
+    })?;
+    let public_key = PublicKey::from_hex(&e.public_key).map_err(|_| {
+        Error::Registry(format!(
+            "the public key of {} is not a valid ed25519 key in hex",
+            e.id
+        ))
+    })?;
     let region = e
         .region
         .as_deref()
         .map(Region::new)
         .transpose()
-        .map_err(|_| anyhow::anyhow!("region of {} must be 1-16 of A-Z 0-9 -", e.id))?;
+        .map_err(|_| {
+            Error::Registry(format!("the region of {} must be 1-16 of A-Z 0-9 -", e.id))
+        })?;
     Ok((
         id,
         AuthorityInfo {
@@ -95,36 +144,44 @@ pub fn parse_entry(e: &Entry) -> anyhow::Result<(AuthorityId, AuthorityInfo)> {
 }
 
 /// Adds an authority. Fails if the id exists.
-pub fn add(path: &Path, entry: Entry) -> anyhow::Result<()> {
+pub fn add(path: &Path, entry: Entry) -> Result<(), Error> {
     parse_entry(&entry)?;
-    let mut all = read(path)?;
-    if all.iter().any(|e| e.id == entry.id) {
-        anyhow::bail!(
-            "authority {} already exists (revoke it and add it under a new id to change its key)",
-            entry.id
-        );
-    }
-    all.push(entry);
-    write(path, &all)
+    edit(path, |all| {
+        if all.iter().any(|e| e.id == entry.id) {
+            return Err(Error::Registry(format!(
+                "authority {} already exists (revoke it and add it under a new id to change its key)",
+                entry.id
+            )));
+        }
+        all.push(entry);
+        Ok(())
+    })
 }
 
 /// Marks an authority revoked. Fails if it does not exist.
-pub fn revoke(path: &Path, id: &str) -> anyhow::Result<()> {
-    let mut all = read(path)?;
-    let e = all
-        .iter_mut()
-        .find(|e| e.id == id)
-        .ok_or_else(|| anyhow::anyhow!("no authority with id {id}"))?;
-    e.revoked = true;
-    write(path, &all)
+pub fn revoke(path: &Path, id: &str) -> Result<(), Error> {
+    edit(path, |all| {
+        let e = all
+            .iter_mut()
+            .find(|e| e.id == id)
+            .ok_or_else(|| Error::Registry(format!("no authority with id {id}")))?;
+        e.revoked = true;
+        Ok(())
+    })
 }
 
 type FileStamp = Option<(std::time::SystemTime, u64, u64)>;
 
+struct Loaded {
+    stamp: FileStamp,
+    /// `None` while the file is unreadable or invalid: every lookup fails (fail closed).
+    authorities: Option<BTreeMap<AuthorityId, AuthorityInfo>>,
+}
+
 /// The server's view of the registry, reloaded when the file changes.
 pub struct Registry {
     path: PathBuf,
-    state: RwLock<(FileStamp, BTreeMap<AuthorityId, AuthorityInfo>)>,
+    state: RwLock<Loaded>,
 }
 
 fn stamp(path: &Path) -> FileStamp {
@@ -136,46 +193,56 @@ fn stamp(path: &Path) -> FileStamp {
     Some((m.modified().ok()?, m.len(), ino))
 }
 
+fn load(path: &Path) -> Result<BTreeMap<AuthorityId, AuthorityInfo>, Error> {
+    read(path)?.iter().map(parse_entry).collect()
+}
+
 impl Registry {
-    /// Loads the registry at `path`.
-    pub fn open(path: PathBuf) -> anyhow::Result<Self> {
-        let r = Registry {
+    /// Loads the registry at `path`; an invalid file is an error at start.
+    pub fn open(path: PathBuf) -> Result<Self, Error> {
+        let stamp = stamp(&path);
+        let authorities = Some(load(&path)?);
+        Ok(Registry {
             path,
-            state: RwLock::new((None, BTreeMap::new())),
-        };
-        r.reload()?;
-        Ok(r)
+            state: RwLock::new(Loaded { stamp, authorities }),
+        })
     }
 
-    fn reload(&self) -> anyhow::Result<()> {
+    /// Re-reads the file if it changed since the last read. Returns false while the registry
+    /// is unavailable (the file became unreadable or invalid: logged, and uploads refused).
+    pub fn refresh(&self) -> bool {
         let st = stamp(&self.path);
-        let mut map = BTreeMap::new();
-        for e in read(&self.path)? {
-            let (id, info) = parse_entry(&e)?;
-            map.insert(id, info);
+        {
+            let s = self.state.read().expect("registry lock");
+            if s.stamp == st {
+                return s.authorities.is_some();
+            }
         }
-        *self.state.write().expect("registry lock") = (st, map);
-        Ok(())
-    }
-
-    /// Re-reads the file if it changed since the last read. A file that became invalid is
-    /// logged and the previous registry kept.
-    pub fn refresh(&self) {
-        let st = stamp(&self.path);
-        if self.state.read().expect("registry lock").0 == st {
-            return;
-        }
-        match self.reload() {
-            Ok(()) => tracing::info!(authorities = self.len(), "authority registry reloaded"),
+        let loaded = load(&self.path);
+        let mut s = self.state.write().expect("registry lock");
+        s.stamp = st;
+        match loaded {
+            Ok(map) => {
+                tracing::info!(authorities = map.len(), "authority registry reloaded");
+                s.authorities = Some(map);
+                true
+            }
             Err(e) => {
-                tracing::error!(error = %e, "authority registry file is invalid; keeping the previous registry")
+                tracing::error!(error = %e, "authority registry is unreadable or invalid; refusing uploads until it is fixed");
+                s.authorities = None;
+                false
             }
         }
     }
 
-    /// Number of authorities.
+    /// Number of authorities (0 while unavailable).
     pub fn len(&self) -> usize {
-        self.state.read().expect("registry lock").1.len()
+        self.state
+            .read()
+            .expect("registry lock")
+            .authorities
+            .as_ref()
+            .map_or(0, BTreeMap::len)
     }
 
     /// True if there are none.
@@ -186,6 +253,12 @@ impl Registry {
 
 impl AuthorityRegistry for Registry {
     fn authority(&self, id: &AuthorityId) -> Option<AuthorityInfo> {
-        self.state.read().expect("registry lock").1.get(id).cloned()
+        self.state
+            .read()
+            .expect("registry lock")
+            .authorities
+            .as_ref()?
+            .get(id)
+            .cloned()
     }
 }

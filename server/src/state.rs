@@ -1,135 +1,151 @@
-//! Shared server state: configuration, store, registry, signer, metrics.
+//! Shared server state: configuration, store, published objects, registry, signer, metrics.
 
-use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use en_protocol::keys::{PublicKey, SigningKey};
-use en_protocol::wire::index::Index;
-use en_protocol::UnixTime;
-
-use crate::config::Resolved;
-use crate::metrics::Metrics;
-use crate::registry::Registry;
-use crate::store::commit::Committer;
-use crate::store::Store;
 use en_api::keyfile::read_signing_key;
+use en_protocol::accept::AcceptPolicy;
+use en_protocol::keys::{PublicKey, SigningKey};
+use en_protocol::verify::AuthorityInfo;
+use en_protocol::wire::certificate::Certificate;
+use en_protocol::wire::index::Index;
+use en_protocol::wire::{AuthorityId, ReportType};
+use en_protocol::UnixTime;
+use tokio::sync::Semaphore;
 
-/// Where the server's time comes from: the system clock plus an offset (zero in production).
-///
-/// The simulator shares the offset to run the server on its virtual clock, so that a 21-day
-/// simulation validates keys and closes batches as the real server would on those days.
-#[derive(Debug, Clone, Default)]
-pub struct Clock {
-    offset: Arc<std::sync::atomic::AtomicI64>,
-    is_virtual: bool,
-}
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Clock::default()
-    }
-    /// A clock whose reading the caller controls through [`Clock::set`].
-    pub fn virtual_at(now: UnixTime) -> Self {
-        let c = Clock {
-            is_virtual: true,
-            ..Clock::default()
-        };
-        c.set(now);
-        c
-    }
-    /// True for a clock that may jump (the batch worker then checks for due windows often).
-    pub fn is_virtual(&self) -> bool {
-        self.is_virtual
-    }
-    /// Moves the clock so that it reads `now` at this instant.
-    pub fn set(&self, now: UnixTime) {
-        self.offset.store(
-            now.0 as i64 - Self::real() as i64,
-            std::sync::atomic::Ordering::SeqCst,
-        );
-    }
-    fn real() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-    /// Now.
-    pub fn now(&self) -> UnixTime {
-        UnixTime(
-            Self::real()
-                .saturating_add_signed(self.offset.load(std::sync::atomic::Ordering::SeqCst)),
-        )
-    }
-    /// A virtual clock that follows the Unix time written in `file` (re-read every 50 ms).
-    /// For simulations only: lets `en-sim run --server` drive a separately started server.
-    pub fn follow_file(file: std::path::PathBuf) -> anyhow::Result<Self> {
-        fn read(f: &std::path::Path) -> Option<u64> {
-            std::fs::read_to_string(f).ok()?.trim().parse().ok()
-        }
-        let start = read(&file).ok_or_else(|| {
-            anyhow::anyhow!("{} must contain a Unix time in seconds", file.display())
-        })?;
-        let clock = Clock::virtual_at(UnixTime(start));
-        let c = clock.clone();
-        std::thread::spawn(move || {
-            let mut last = start;
-            loop {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                if let Some(now) = read(&file) {
-                    if now != last {
-                        c.set(UnixTime(now));
-                        last = now;
-                    }
-                }
-            }
-        });
-        Ok(clock)
-    }
-}
+use crate::clock::Clock;
+use crate::config::Resolved;
+use crate::datadir::{self, DataDir};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::objects::Objects;
+use crate::registry::Registry;
+use crate::store::{SledStore, Store};
 
 /// Everything a request handler or the batcher needs.
 pub struct AppState {
     /// Configuration.
     pub cfg: Resolved,
-    /// Storage.
-    pub store: Store,
-    /// Group commit.
-    pub committer: Committer,
+    /// The acceptance rules (from the configuration).
+    pub policy: AcceptPolicy,
+    /// Accepted uploads and the chain head.
+    pub store: Arc<dyn Store>,
+    /// Published batches, index and risk configuration.
+    pub objects: Arc<Objects>,
     /// Health authorities.
     pub registry: Registry,
     /// The active export signing key.
-    pub export_key: SigningKey,
+    pub export_key: Arc<SigningKey>,
     /// Every configured export public key (active first).
     pub export_public_keys: Vec<PublicKey>,
-    /// The signed risk configuration served at /v1/config.
-    pub risk_config: Bytes,
-    /// Metrics.
+    /// Metrics (served on the admin listener).
     pub metrics: Metrics,
-    /// Publication cut: no upload is released before it. The batcher moves it (write side) to
-    /// the end of the window it is about to publish, then reads that window's keys; uploads
-    /// hold the read side while inserting, so none can slip under a window being published.
-    pub cut: RwLock<UnixTime>,
+    /// Memory for request bodies in flight, in KiB permits.
+    pub bodies: Arc<Semaphore>,
+    /// What fake uploads verify, so they cost what real ones cost.
+    pub decoy: Decoy,
+    /// Simulations only: padding drawn from a generator seeded with this (and the batch's
+    /// sequence), so that a simulated run is reproducible byte for byte. `None` (always, in
+    /// a real server): the OS's generator.
+    pub padding_seed: Option<u64>,
     /// Time source.
     pub clock: Clock,
 }
 
+/// A certificate signed at start by a throwaway authority known only to a throwaway
+/// registry: a fake upload decodes and verifies it as a real upload does its own.
+pub struct Decoy {
+    /// The encoded certificate.
+    pub certificate: Vec<u8>,
+    /// The registry that knows its signer.
+    pub registry: BTreeMap<AuthorityId, AuthorityInfo>,
+}
+
+impl Decoy {
+    fn new(policy: &AcceptPolicy, now: UnixTime) -> Result<Self, Error> {
+        let mut rng = rand::rngs::OsRng;
+        let key = SigningKey::generate(&mut rng);
+        let id = AuthorityId::new("decoy").expect("a valid id");
+        let mut cert_id = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rng, &mut cert_id);
+        let certificate = Certificate {
+            authority: id.clone(),
+            report_type: ReportType::ConfirmedTest,
+            symptom_onset: None,
+            issued_at: now,
+            expires_at: now.plus(100 * 365 * 86_400),
+            audience: policy.audience.clone(),
+            id: cert_id,
+            tekmac: [0; 32],
+        }
+        .sign(&key)?;
+        let registry = BTreeMap::from([(
+            id,
+            AuthorityInfo {
+                public_key: key.public_key(),
+                region: None,
+                revoked: false,
+            },
+        )]);
+        Ok(Decoy {
+            certificate,
+            registry,
+        })
+    }
+}
+
+/// KiB permits a body of `bytes` takes from [`AppState::bodies`].
+pub fn body_permits(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
 impl AppState {
-    /// Opens the store and loads keys and registry. Must run inside a tokio runtime.
-    pub fn open(cfg: Resolved, clock: Clock) -> anyhow::Result<Arc<Self>> {
-        let store = Store::open(&cfg.db_path(), cfg.config.batch_period_seconds).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the database in {}: {e}",
-                cfg.db_path().display()
-            )
-        })?;
-        Self::with_store(cfg, store, clock)
+    /// Checks the data directory's permissions, opens the sled store and the object
+    /// directory, loads keys and registry, and signs a fresh index and risk configuration.
+    /// Must run inside a tokio runtime.
+    pub async fn open(cfg: Resolved, clock: Clock) -> Result<Arc<Self>, Error> {
+        let store = Self::open_store(&cfg)?;
+        Self::build(cfg, store, clock, None).await
+    }
+
+    fn open_store(cfg: &Resolved) -> Result<Arc<dyn Store>, Error> {
+        datadir::check_permissions(cfg)?;
+        let d = DataDir::new(&cfg.data_dir);
+        let secret = datadir::read_replay_key(&d.replay_key())?;
+        datadir::create_private_dir(&d.db()).map_err(|e| Error::io("create", &d.db(), e))?;
+        Ok(Arc::new(SledStore::open(
+            &d.db(),
+            cfg.config.batch_period_seconds,
+            secret,
+        )?))
     }
 
     /// Builds the state around an already opened store.
-    pub fn with_store(cfg: Resolved, store: Store, clock: Clock) -> anyhow::Result<Arc<Self>> {
+    pub async fn with_store(
+        cfg: Resolved,
+        store: Arc<dyn Store>,
+        clock: Clock,
+    ) -> Result<Arc<Self>, Error> {
+        Self::build(cfg, store, clock, None).await
+    }
+
+    /// [`AppState::open`] for a simulation whose padding must be reproducible.
+    pub async fn open_for_simulation(
+        cfg: Resolved,
+        clock: Clock,
+        padding_seed: u64,
+    ) -> Result<Arc<Self>, Error> {
+        let store = Self::open_store(&cfg)?;
+        Self::build(cfg, store, clock, Some(padding_seed)).await
+    }
+
+    async fn build(
+        cfg: Resolved,
+        store: Arc<dyn Store>,
+        clock: Clock,
+        padding_seed: Option<u64>,
+    ) -> Result<Arc<Self>, Error> {
         let export_key = read_signing_key(&cfg.path(&cfg.config.active_export_key))?;
         let mut export_public_keys = vec![export_key.public_key()];
         for p in &cfg.config.export_keys {
@@ -138,34 +154,66 @@ impl AppState {
                 export_public_keys.push(pk);
             }
         }
-        let risk = cfg.config.risk.to_risk_config(clock.now())?;
-        let risk_config = Bytes::from(risk.sign(&export_key)?);
-        let registry = Registry::open(cfg.authorities_path())?;
-        let cut = store.head()?.map_or(UnixTime(0), |h| h.cut);
-        Ok(Arc::new(AppState {
-            committer: Committer::start(store.clone()),
+        let objects_dir = DataDir::new(&cfg.data_dir).objects();
+        let objects =
+            Objects::open(&objects_dir).map_err(|e| Error::io("open", &objects_dir, e))?;
+        let registry = Registry::open(cfg.path(&DataDir::new(&cfg.data_dir).authorities()))?;
+        let permits = body_permits(cfg.config.limits.max_bodies_in_flight_bytes) as usize;
+        let policy = cfg.accept_policy();
+        let decoy = Decoy::new(&policy, clock.now())?;
+        let state = Arc::new(AppState {
+            padding_seed,
+            decoy,
+            policy,
             cfg,
             store,
+            objects: Arc::new(objects),
             registry,
-            export_key,
+            export_key: Arc::new(export_key),
             export_public_keys,
-            risk_config,
             metrics: Metrics::default(),
-            cut: RwLock::new(cut),
+            bodies: Arc::new(Semaphore::new(permits)),
             clock,
-        }))
+        });
+        state.refresh_signed().await?;
+        Ok(state)
     }
 
-    /// The signed index as stored, or a freshly signed empty one before the first batch.
-    pub fn index_bytes(&self) -> anyhow::Result<Bytes> {
-        if let Some(i) = self.store.index()? {
-            return Ok(Bytes::from(i.to_vec()));
-        }
-        let idx = Index {
-            region: self.cfg.region.clone(),
-            generated_at: self.clock.now(),
-            entries: vec![],
-        };
-        Ok(Bytes::from(idx.sign(&self.export_key)?))
+    /// Signs the risk configuration and the index again with the current time and publishes
+    /// them (at start, after each batch, and every `index_refresh_seconds`), so that phones
+    /// can refuse a stale copy that a mirror froze or replays.
+    pub async fn refresh_signed(&self) -> Result<(), Error> {
+        let now = self.clock.now();
+        let risk = self
+            .cfg
+            .config
+            .risk
+            .to_risk_config(now)
+            .map_err(|e| Error::Config {
+                file: DataDir::new(&self.cfg.data_dir).config_file(),
+                message: format!("risk: {e}"),
+            })?;
+        let config = Bytes::from(risk.sign(&self.export_key)?);
+        let entries = self.store.index_entries().await?;
+        let listed: BTreeSet<u64> = entries.iter().map(|e| e.sequence).collect();
+        let index = Bytes::from(
+            Index {
+                region: self.cfg.region.clone(),
+                generated_at: now,
+                entries,
+            }
+            .sign(&self.export_key)?,
+        );
+        let (objects, dir) = (
+            self.objects.clone(),
+            DataDir::new(&self.cfg.data_dir).objects(),
+        );
+        tokio::task::spawn_blocking(move || {
+            objects.put_config(config)?;
+            objects.put_index(index, listed)
+        })
+        .await
+        .map_err(|e| Error::Serve(e.to_string()))?
+        .map_err(|e| Error::io("write", &dir, e))
     }
 }

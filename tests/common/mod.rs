@@ -40,34 +40,38 @@ pub fn noon_today() -> UnixTime {
 
 /// Settings a test may change before the server starts.
 pub fn test_config() -> Config {
-    Config {
-        batch_period_seconds: 2,
-        min_batch_size: 20,
-        limits: en_server::config::Limits {
-            header_timeout_seconds: 2,
-            request_timeout_seconds: 3,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+    let mut c = Config::default();
+    c.batch_period_seconds = 2;
+    c.min_batch_size = 20;
+    c.limits.header_timeout_seconds = 2;
+    c.limits.request_timeout_seconds = 3;
+    c.limits.write_timeout_seconds = 2;
+    c
 }
 
 /// Creates a data directory with `cfg`, an export key, TLS files and a registered authority.
 pub fn make_data_dir(dir: &Path, cfg: &Config, authority: &SigningKey) -> Resolved {
-    en_server::config::init_with_authority(dir, cfg, AUTHORITY, &authority.public_key(), Some("VN"))
-        .unwrap()
+    en_server::datadir::init_with_authority(
+        dir,
+        cfg,
+        AUTHORITY,
+        &authority.public_key(),
+        Some("VN"),
+    )
+    .unwrap()
 }
 
+/// A real server over TLS with its batch worker, the test clock, and a registered authority.
 pub struct TestServer {
-    pub dir: tempfile::TempDir,
+    pub server: en_server::embedded::Embedded,
     pub url: String,
     pub state: Arc<AppState>,
     pub client: Client,
+    /// A client of the admin listener (metrics).
+    pub admin: Client,
     pub authority: SigningKey,
     pub export: ExportKeys,
     pub rng: ChaCha20Rng,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestServer {
@@ -76,40 +80,39 @@ impl TestServer {
     }
 
     pub async fn start_with(cfg: Config) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let mut rng = ChaCha20Rng::seed_from_u64(rand::random());
         let authority = SigningKey::generate(&mut rng);
-        let resolved = make_data_dir(dir.path(), &cfg, &authority);
-        let state = AppState::open(resolved, test_clock()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(en_server::run_with_state(
-            state.clone(),
-            listener,
-            Transport::Tls,
-            async {
-                let _ = rx.await;
-            },
-        ));
-        let url = format!("https://localhost:{port}");
-        let client = Client::new(&url, Some(&dir.path().join("tls/cert.pem"))).unwrap();
-        let export = ExportKeys::new(state.export_public_keys.clone());
+        let server = en_server::embedded::Embedded::start(en_server::embedded::Options {
+            config: cfg,
+            authority: (AUTHORITY.into(), authority.public_key(), Some("VN".into())),
+            clock: test_clock(),
+            transport: Transport::Tls,
+            batch_worker: true,
+            padding_seed: None,
+        })
+        .await
+        .unwrap();
+        let client = Client::new(&server.url, Some(&server.ca())).unwrap();
+        let admin = Client::new(&server.admin_url, Some(&server.ca())).unwrap();
+        let export = ExportKeys::new(server.state.export_public_keys.clone());
         TestServer {
-            dir,
-            url,
-            state,
+            url: server.url.clone(),
+            state: server.state.clone(),
+            server,
             client,
+            admin,
             authority,
             export,
             rng,
-            stop: Some(stop),
-            task: Some(task),
         }
     }
 
     pub fn ca(&self) -> PathBuf {
-        self.dir.path().join("tls/cert.pem")
+        self.server.ca()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.server.dir.path()
     }
 
     pub fn export_public_key(&self) -> PublicKey {
@@ -117,9 +120,8 @@ impl TestServer {
     }
 
     /// Stops the server gracefully and returns what `run` returned.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap()
+    pub async fn stop(self) -> Result<(), en_server::error::Error> {
+        self.server.stop().await
     }
 
     /// Fresh keys for the `days` days before today (released at once: already expired).
@@ -177,8 +179,9 @@ impl TestServer {
     /// Waits until a batch newer than `after` exists.
     pub async fn wait_for_batch(&self, after: u64) -> u64 {
         for _ in 0..100 {
-            if let Some(h) = self.state.store.head().unwrap() {
-                if h.sequence > after {
+            if let Some(h) = self.head().await {
+                // Published = listed in the served index (the head moves just before).
+                if h.sequence > after && self.state.objects.batch(h.sequence).unwrap().is_some() {
                     return h.sequence;
                 }
             }
@@ -191,8 +194,8 @@ impl TestServer {
     /// `t` is then in a batch); returns its sequence.
     pub async fn wait_for_window_past(&self, t: UnixTime) -> u64 {
         for _ in 0..100 {
-            if let Some(h) = self.state.store.head().unwrap() {
-                if h.window_end > t {
+            if let Some(h) = self.head().await {
+                if h.window_end > t && self.state.objects.batch(h.sequence).unwrap().is_some() {
                     return h.sequence;
                 }
             }
@@ -201,8 +204,14 @@ impl TestServer {
         panic!("no batch past {t:?} within 10 s");
     }
 
-    pub fn fingerprint(&self) -> [u8; 32] {
-        self.state.store.fingerprint().unwrap()
+    /// A digest of everything stored (to assert that a request stored nothing).
+    pub async fn fingerprint(&self) -> [u8; 32] {
+        self.state.store.fingerprint().await.unwrap()
+    }
+
+    /// The chain head.
+    pub async fn head(&self) -> Option<en_server::store::ChainHead> {
+        self.state.store.head().await.unwrap()
     }
 }
 
@@ -253,13 +262,25 @@ pub async fn post_json(
     path: &str,
     body: &serde_json::Value,
 ) -> (u16, serde_json::Value, usize) {
-    post_raw(
-        server,
-        path,
-        "application/json",
-        serde_json::to_vec(body).unwrap(),
-    )
-    .await
+    let bytes = if path == "/v1/publish" {
+        padded(body, server.state.cfg.config.publish_body_bytes)
+    } else {
+        serde_json::to_vec(body).unwrap()
+    };
+    post_raw(server, path, "application/json", bytes).await
+}
+
+/// A JSON object padded (with its `padding` field) to exactly `size` bytes, as phones send
+/// `POST /v1/publish` bodies.
+pub fn padded(body: &serde_json::Value, size: usize) -> Vec<u8> {
+    let mut v = body.clone();
+    if size == 0 || !v.is_object() {
+        return serde_json::to_vec(&v).unwrap();
+    }
+    v["padding"] = serde_json::json!("");
+    let base = serde_json::to_vec(&v).unwrap().len();
+    v["padding"] = serde_json::json!("=".repeat(size.saturating_sub(base)));
+    serde_json::to_vec(&v).unwrap()
 }
 
 /// Fresh keys for the `days` days before today and a confirmed-test case report for them,

@@ -2,7 +2,7 @@
 //! sled store, or a running one (`--server URL`), both on the simulation's virtual clock.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,15 +22,8 @@ use en_client::transport::Client;
 pub const AUTHORITY: &str = "sim.moh.vn";
 
 enum Mode {
-    InProcess {
-        state: Arc<en_server::AppState>,
-        stop: Option<tokio::sync::oneshot::Sender<()>>,
-        task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-        _dir: tempfile::TempDir,
-    },
-    External {
-        clock_file: PathBuf,
-    },
+    InProcess(Box<en_server::embedded::Embedded>),
+    External { clock_file: PathBuf },
 }
 
 /// Where to find a running server.
@@ -68,56 +61,40 @@ pub struct SimServer {
 }
 
 impl SimServer {
-    /// Starts an in-process server whose clock reads `now`.
-    pub async fn in_process(now: UnixTime, authority_key: SigningKey) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let cfg = en_server::config::Config {
-            batch_period_seconds: 86_400,
-            authority_daily_upload_quota: 10_000_000,
-            limits: en_server::config::Limits {
-                max_connections: 4096,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let resolved = en_server::config::init_with_authority(
-            dir.path(),
-            &cfg,
-            AUTHORITY,
-            &authority_key.public_key(),
-            Some("VN"),
-        )?;
-        let audience = resolved.config.audience.clone();
-        let state = en_server::AppState::open(resolved, en_server::Clock::virtual_at(now))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(en_server::run_with_options(
-            state.clone(),
-            listener,
-            en_server::Transport::Tls,
-            false,
-            async {
-                let _ = rx.await;
-            },
-        ));
-        let client = Client::new(
-            &format!("https://localhost:{port}"),
-            Some(&dir.path().join("tls/cert.pem")),
-        )?;
-        let export = ExportKeys::new(state.export_public_keys.clone());
+    /// Starts an in-process server whose clock reads `now`; its padding is drawn from a
+    /// generator seeded with `seed`, so that runs are reproducible.
+    pub async fn in_process(
+        now: UnixTime,
+        authority_key: SigningKey,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        let mut config = en_server::config::Config::default();
+        config.batch_period_seconds = 86_400;
+        config.authority_daily_upload_quota = 10_000_000;
+        config.limits.max_connections = 4096;
+        let server = en_server::embedded::Embedded::start(en_server::embedded::Options {
+            config,
+            authority: (
+                AUTHORITY.into(),
+                authority_key.public_key(),
+                Some("VN".into()),
+            ),
+            clock: en_server::Clock::virtual_at(now),
+            transport: en_server::Transport::Tls,
+            batch_worker: false,
+            padding_seed: Some(seed),
+        })
+        .await?;
+        let client = Client::new(&server.url, Some(&server.ca()))?;
+        let export = ExportKeys::new(server.state.export_public_keys.clone());
+        let audience = server.state.cfg.config.audience.clone();
         Ok(SimServer {
             client,
             export,
             authority: AUTHORITY.into(),
             authority_key,
             audience,
-            mode: Mode::InProcess {
-                state,
-                stop: Some(stop),
-                task: Some(task),
-                _dir: dir,
-            },
+            mode: Mode::InProcess(Box::new(server)),
             upload_requests: 0,
             upload_refusals: 0,
         })
@@ -155,7 +132,7 @@ impl SimServer {
     /// Moves the server's clock.
     pub fn set_time(&self, now: UnixTime) -> anyhow::Result<()> {
         match &self.mode {
-            Mode::InProcess { state, .. } => state.clock.set(now),
+            Mode::InProcess(s) => s.state.clock.set(now),
             Mode::External { clock_file } => {
                 let tmp = clock_file.with_extension("tmp");
                 std::fs::write(&tmp, now.0.to_string())?;
@@ -172,12 +149,8 @@ impl SimServer {
     /// until the server's batch worker has published it).
     pub async fn close_window(&self, boundary: UnixTime) -> anyhow::Result<()> {
         match &self.mode {
-            Mode::InProcess { state, .. } => {
-                let st = state.clone();
-                tokio::task::spawn_blocking(move || {
-                    en_server::batcher::close_window(&st, boundary)
-                })
-                .await??;
+            Mode::InProcess(s) => {
+                en_server::batcher::close_window(&s.state, boundary).await?;
                 Ok(())
             }
             Mode::External { .. } => {
@@ -256,20 +229,18 @@ impl SimServer {
                 3600,
                 rng,
             )?;
-            let body = en_api::json::PublishUpload {
-                certificate: b64.encode(cert),
-                hmac_key: b64.encode(hmac_key),
-                keys: keys
-                    .iter()
-                    .map(en_api::json::JsonKey::from_upload_key)
-                    .collect(),
-                fake: false,
-                padding: None,
-            };
-            self.client
-                .post_json("/v1/publish", &body)
-                .await
-                .map_err(Into::into)
+            en_client::phone::upload(
+                &self.client,
+                &keys,
+                &b64.encode(cert),
+                &b64.encode(hmac_key),
+            )
+            .await
+            .map(|n| en_api::json::UploadAccepted {
+                accepted_keys: n,
+                padding: String::new(),
+            })
+            .map_err(Into::into)
         };
         if let Err(e) = r {
             self.upload_refusals += 1;
@@ -281,25 +252,15 @@ impl SimServer {
     /// Seconds the in-process server spent handling requests (sum of request latencies).
     pub fn server_busy_seconds(&self) -> Option<f64> {
         match &self.mode {
-            Mode::InProcess { state, .. } => {
-                let m = state.metrics.render(0, 0);
-                m.lines()
-                    .find(|l| l.starts_with("en_request_duration_seconds_sum"))
-                    .and_then(|l| l.split_whitespace().last()?.parse().ok())
-            }
+            Mode::InProcess(s) => Some(s.state.metrics.busy_seconds()),
             Mode::External { .. } => None,
         }
     }
 
     /// Stops an in-process server.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Mode::InProcess { stop, task, .. } = &mut self.mode {
-            if let Some(s) = stop.take() {
-                let _ = s.send(());
-            }
-            if let Some(t) = task.take() {
-                t.await??;
-            }
+    pub async fn stop(self) -> anyhow::Result<()> {
+        if let Mode::InProcess(s) = self.mode {
+            s.stop().await?;
         }
         Ok(())
     }

@@ -1,8 +1,10 @@
-//! `GET /v1/index`, `GET /v1/batches/{seq}`, `GET /v1/config`: signed bytes for phones.
+//! `GET /v1/index`, `GET /v1/batches/{seq}`, `GET /v1/config`: signed bytes for phones, served
+//! from shared bytes (no copy per request).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use en_api::ErrorCode;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use hyper::{Response, StatusCode};
@@ -12,59 +14,63 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Signed binary content.
-pub fn binary(body: Bytes, cache: &'static str) -> Resp {
+pub fn binary(body: Bytes, cache: HeaderValue) -> Resp {
     let mut r = Response::new(Full::new(body));
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    r.headers_mut().insert(CACHE_CONTROL, cache);
     r
 }
 
 fn storage(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "storage read failed");
+    tracing::error!(error = %e, "reading a published object failed");
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "storage_error",
-        "The server could not read its store. Try again.",
+        ErrorCode::StorageError,
+        "The server could not read a published object. Try again.",
     )
 }
 
-/// The signed index of available batches.
+fn not_yet() -> ApiError {
+    storage("no index or risk configuration has been published yet")
+}
+
+/// The signed index of available batches (short cache: it changes with every batch and is
+/// re-signed regularly).
 pub fn index(state: &Arc<AppState>) -> Result<Resp, ApiError> {
-    Ok(binary(state.index_bytes().map_err(storage)?, "no-cache"))
+    let b = state.objects.index().ok_or_else(not_yet)?;
+    Ok(binary(b, HeaderValue::from_static("no-cache")))
+}
+
+/// The signed risk configuration.
+pub fn config(state: &Arc<AppState>) -> Result<Resp, ApiError> {
+    let b = state.objects.config().ok_or_else(not_yet)?;
+    Ok(binary(b, HeaderValue::from_static("no-cache")))
 }
 
 /// One immutable batch, with a strong ETag and 304 on `If-None-Match`.
 pub fn batch(state: &Arc<AppState>, seq: &str, headers: &HeaderMap) -> Result<Resp, ApiError> {
-    let seq: u64 = seq
-        .parse()
-        .ok()
-        .filter(|s| *s > 0 && seq.bytes().all(|c| c.is_ascii_digit()))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_sequence",
-                "The batch sequence number must be a positive decimal integer.",
-            )
-        })?;
-    let bytes = state.store.batch(seq).map_err(storage)?.ok_or_else(|| {
+    if seq.is_empty() || !seq.bytes().all(|c| c.is_ascii_digit()) || seq.starts_with('0') {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSequence,
+            "The batch sequence number must be a positive decimal integer without leading zeros.",
+        ));
+    }
+    let not_found = || {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "batch_not_found",
+            ErrorCode::BatchNotFound,
             format!("There is no batch {seq}; it was never published or has expired."),
         )
-    })?;
-    let hash = state
-        .store
-        .batch_entry(seq)
+    };
+    // A positive decimal too large for u64 cannot name a batch either.
+    let n: u64 = seq.parse().map_err(|_| not_found())?;
+    let (bytes, hash) = state
+        .objects
+        .batch(n)
         .map_err(storage)?
-        .map(|e| e.hash);
-    let etag = format!(
-        "\"{}\"",
-        en_protocol::hex::encode(&hash.unwrap_or_else(|| sha256(&bytes)))
-    );
+        .ok_or_else(not_found)?;
+    let etag = format!("\"{}\"", en_protocol::hex::encode(&hash));
     let matches = headers
         .get_all(IF_NONE_MATCH)
         .iter()
@@ -77,17 +83,12 @@ pub fn batch(state: &Arc<AppState>, seq: &str, headers: &HeaderMap) -> Result<Re
     let mut r = if matches {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r.headers_mut().insert(CACHE_CONTROL, cache);
         r
     } else {
-        binary(Bytes::from(bytes.to_vec()), "no-cache")
+        binary(bytes, cache)
     };
-    r.headers_mut().insert(CACHE_CONTROL, cache);
     r.headers_mut()
         .insert(ETAG, HeaderValue::from_str(&etag).expect("hex"));
     Ok(r)
-}
-
-fn sha256(b: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).into()
 }

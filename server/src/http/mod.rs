@@ -1,17 +1,26 @@
-//! HTTP: the accept loop with its limits, and the router. Handlers live in one file per
-//! endpoint group and stay thin: limit → decode → verify → persist → encode.
+//! HTTP: the accept loops with their limits, and the router. Handlers live in one file per
+//! endpoint group and stay thin: limit → decode → verify + accept (protocol) → store → encode.
+//!
+//! Two listeners: the **public** one (phones and authorities: uploads, downloads, `/healthz`)
+//! and the **admin** one (operators: `/metrics`, `/healthz`), loopback by default. Nothing an
+//! operator needs is served in public.
 
+mod admin;
+mod body;
+mod conn;
 mod download;
+mod router;
 mod upload;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -19,25 +28,31 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub use body::ReqBody;
+pub use router::Listener;
+pub use upload::UPLOAD_RESPONSE_LEN;
+
 /// Response type of every handler.
 pub type Resp = Response<Full<Bytes>>;
 
 /// How long shutdown waits for requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Serves connections on `listener` until `shutdown` resolves, then stops accepting, lets
-/// requests in flight finish (up to [`SHUTDOWN_GRACE`]) and flushes the store.
+/// Serves connections on `listener` as `role` until `shutdown` resolves, then stops
+/// accepting and lets requests in flight finish (up to [`SHUTDOWN_GRACE`]).
 ///
 /// With `tls = None` the server speaks plain HTTP (only for `--insecure-http` and tests).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<AppState>,
+    role: Listener,
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let limits = state.cfg.config.limits.clone();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let timeouts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -55,10 +70,7 @@ pub async fn serve(
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            state
-                .metrics
-                .connections_refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.metrics.connections_refused.fetch_add(1, Relaxed);
             drop(tcp);
             continue;
         };
@@ -67,13 +79,16 @@ pub async fn serve(
         let state = state.clone();
         let tls = tls.clone();
         let limits = limits.clone();
-        state
-            .metrics
-            .open_connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let timeouts = timeouts.clone();
+        state.metrics.open_connections.fetch_add(1, Relaxed);
         tokio::spawn(async move {
             let _permit = permit;
             let _open = OpenGuard(state.clone());
+            let io = conn::WriteDeadline::new(
+                tcp,
+                Duration::from_secs(limits.write_timeout_seconds),
+                timeouts.clone(),
+            );
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -83,12 +98,12 @@ pub async fn serve(
             let svc_state = state.clone();
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let state = svc_state.clone();
-                async move { Ok::<_, Infallible>(handle(state, req).await) }
+                async move { Ok::<_, Infallible>(handle(state, role, req).await) }
             });
             let result = match tls {
                 Some(acceptor) => {
                     let hs = Duration::from_secs(limits.tls_handshake_timeout_seconds);
-                    match tokio::time::timeout(hs, acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(hs, acceptor.accept(io)).await {
                         Ok(Ok(stream)) => {
                             watcher
                                 .watch(builder.serve_connection(TokioIo::new(stream), service))
@@ -99,70 +114,55 @@ pub async fn serve(
                 }
                 None => {
                     watcher
-                        .watch(builder.serve_connection(TokioIo::new(tcp), service))
+                        .watch(builder.serve_connection(TokioIo::new(io), service))
                         .await
                 }
             };
+            state
+                .metrics
+                .write_timeouts
+                .store(timeouts.load(Relaxed), Relaxed);
             if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    tracing::info!("shutting down: no longer accepting; finishing requests in flight");
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("some connections did not finish within the grace period");
+        tracing::warn!(
+            ?role,
+            "some connections did not finish within the grace period"
+        );
     }
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.flush()).await??;
-    tracing::info!("store flushed; bye");
-    Ok(())
-}
-
-/// Bodies the router accepts: hyper's `Incoming` on the wire, any in-memory body in tests
-/// and fuzzing.
-pub trait ReqBody:
-    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
-    + Send
-    + 'static
-{
-}
-impl<B> ReqBody for B where
-    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
-        + Send
-        + 'static
-{
 }
 
 /// Decrements the open-connection gauge when a connection task ends, however it ends.
 struct OpenGuard(Arc<AppState>);
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0
-            .metrics
-            .open_connections
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.metrics.open_connections.fetch_sub(1, Relaxed);
     }
 }
 
 /// Routes one request, with the request timeout and latency metric around it.
-pub async fn handle<B: ReqBody>(state: Arc<AppState>, req: Request<B>) -> Resp {
+pub async fn handle<B: ReqBody>(state: Arc<AppState>, role: Listener, req: Request<B>) -> Resp {
     let start = Instant::now();
     let timeout = Duration::from_secs(state.cfg.config.limits.request_timeout_seconds);
-    let resp = match tokio::time::timeout(timeout, route(&state, req)).await {
+    let resp = match tokio::time::timeout(timeout, router::route(&state, role, req)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            state.metrics.reject(e.code);
+            state.metrics.reject(e.code.as_str());
             e.into_response()
         }
         Err(_) => {
-            state.metrics.reject("request_timeout");
+            state
+                .metrics
+                .reject(en_api::ErrorCode::RequestTimeout.as_str());
             ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
+                en_api::ErrorCode::RequestTimeout,
                 "The request took too long to arrive.",
             )
             .into_response()
@@ -172,131 +172,18 @@ pub async fn handle<B: ReqBody>(state: Arc<AppState>, req: Request<B>) -> Resp {
     resp
 }
 
-async fn route<B: ReqBody>(state: &Arc<AppState>, req: Request<B>) -> Result<Resp, ApiError> {
-    let path = req.uri().path().to_owned();
-    let method = req.method().clone();
-    match (method, path.as_str()) {
-        (Method::POST, "/v1/cases") => {
-            upload::cases(state, read_json_body(state, req, false).await?).await
-        }
-        (Method::POST, "/v1/cases/bulk") => {
-            upload::cases_bulk(state, read_json_body(state, req, true).await?).await
-        }
-        (Method::POST, "/v1/publish") => {
-            upload::publish(state, read_json_body(state, req, false).await?).await
-        }
-        (Method::GET, "/v1/index") => download::index(state),
-        (Method::GET, "/v1/config") => Ok(download::binary(state.risk_config.clone(), "no-cache")),
-        (Method::GET, "/healthz") => Ok(text(StatusCode::OK, "ok\n".into())),
-        (Method::GET, "/metrics") => Ok(text(
-            StatusCode::OK,
-            state.metrics.render(
-                state.store.pending_count(),
-                state
-                    .metrics
-                    .open_connections
-                    .load(std::sync::atomic::Ordering::Relaxed) as usize,
-            ),
-        )),
-        (Method::GET, p) if p.starts_with("/v1/batches/") => {
-            download::batch(state, &p["/v1/batches/".len()..], req.headers())
-        }
-        (
-            _,
-            "/v1/cases" | "/v1/cases/bulk" | "/v1/publish" | "/v1/index" | "/v1/config"
-            | "/healthz" | "/metrics",
-        ) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This endpoint does not support that method.",
-        )),
-        (_, p) if p.starts_with("/v1/batches/") => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This endpoint does not support that method.",
-        )),
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "There is no such endpoint; see spec/api.md.",
-        )),
-    }
-}
-
-/// Checks the content type and reads the body under the size cap (the bulk cap if `bulk`).
-async fn read_json_body<B: ReqBody>(
-    state: &AppState,
-    req: Request<B>,
-    bulk: bool,
-) -> Result<Bytes, ApiError> {
-    let ct = req
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the upload as Content-Type: application/json.",
-        ));
-    }
-    let limits = &state.cfg.config.limits;
-    let max = if bulk {
-        limits.max_bulk_body_bytes
-    } else {
-        limits.max_body_bytes
-    };
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("The request body exceeds {max} bytes."),
-        )
-    };
-    if let Some(len) = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max as u64 {
-            return Err(too_large());
-        }
-    }
-    match Limited::new(req.into_body(), max).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Err(_) => Err(ApiError::bad_request(
-            "incomplete_body",
-            "The request body ended early or was malformed.",
-        )),
-    }
-}
-
-fn text(status: StatusCode, body: String) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+/// A response with `content_type`.
+pub(crate) fn respond(status: hyper::StatusCode, content_type: &'static str, body: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     r
 }
 
 /// A JSON response.
-pub(crate) fn json(status: StatusCode, body: String) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    r
+pub(crate) fn json(status: hyper::StatusCode, body: String) -> Resp {
+    respond(status, "application/json", Bytes::from(body))
 }

@@ -199,7 +199,7 @@ impl SimArgs {
                 let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(en_sim::sim::ble::mix(
                     self.seed ^ 0xa11,
                 ));
-                SimServer::in_process(now, SigningKey::generate(&mut rng)).await
+                SimServer::in_process(now, SigningKey::generate(&mut rng), self.seed).await
             }
         }
     }

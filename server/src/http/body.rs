@@ -1,0 +1,106 @@
+//! Reading request bodies: the content type, the size caps, and the memory budget.
+//!
+//! Every body is read under its endpoint's cap (`Content-Length` is checked first, then the
+//! stream as it arrives), and only after reserving its size from the server-wide budget of
+//! body memory (`limits.max_bodies_in_flight_bytes`): without it, unauthenticated clients
+//! could make the server buffer a full body on every connection at once. A request that
+//! does not fit in the budget gets 503 `server_busy` at once instead of waiting.
+
+use bytes::Bytes;
+use en_api::ErrorCode;
+use http_body_util::{BodyExt, Limited};
+use hyper::Request;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::error::ApiError;
+use crate::state::{body_permits, AppState};
+
+/// Bodies the router accepts: hyper's `Incoming` on the wire, any in-memory body in tests
+/// and fuzzing.
+pub trait ReqBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+impl<B> ReqBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
+/// A body read into memory, holding its share of the memory budget until dropped.
+pub struct Body {
+    /// The bytes.
+    pub bytes: Bytes,
+    _budget: OwnedSemaphorePermit,
+}
+
+/// Checks the content type and reads a JSON body under the size cap (the bulk cap if `bulk`).
+pub async fn read_json<B: ReqBody>(
+    state: &AppState,
+    req: Request<B>,
+    bulk: bool,
+) -> Result<Body, ApiError> {
+    let ct = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Send the upload as Content-Type: application/json.",
+        ));
+    }
+    let limits = &state.cfg.config.limits;
+    let max = if bulk {
+        limits.max_bulk_body_bytes
+    } else {
+        limits.max_body_bytes
+    };
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!("The request body exceeds {max} bytes."),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(too_large());
+    }
+    let reserve = declared.map_or(max, |l| l as usize);
+    let budget = state
+        .bodies
+        .clone()
+        .try_acquire_many_owned(body_permits(reserve).max(1))
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::ServerBusy,
+                "The server is receiving too many uploads at once; try again in a few seconds.",
+            )
+        })?;
+    // hyper ends a Content-Length body at its length; the cap bounds chunked bodies.
+    match Limited::new(req.into_body(), max).collect().await {
+        Ok(b) => Ok(Body {
+            bytes: b.to_bytes(),
+            _budget: budget,
+        }),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(_) => Err(ApiError::new(
+            ErrorCode::IncompleteBody,
+            "The request body ended early or was malformed.",
+        )),
+    }
+}

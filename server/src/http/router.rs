@@ -1,0 +1,89 @@
+//! The routes of each listener, with the methods each allows: a wrong method gets 405 with
+//! an `Allow` header (RFC 9110 §15.5.6), and `HEAD` works wherever `GET` does (§9.1; hyper
+//! sends the headers without the body).
+
+use std::sync::Arc;
+
+use hyper::{Method, Request};
+
+use super::{admin, body, download, upload, ReqBody, Resp};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Which listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Phones and health authorities.
+    Public,
+    /// Operators (loopback by default).
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Cases,
+    CasesBulk,
+    Publish,
+    Index,
+    Config,
+    Batch,
+    Healthz,
+    Metrics,
+}
+
+const POST: &str = "POST";
+const GET: &str = "GET, HEAD";
+
+fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
+    let r = match (role, path) {
+        (_, "/healthz") => (Route::Healthz, GET),
+        (Listener::Public, "/v1/cases") => (Route::Cases, POST),
+        (Listener::Public, "/v1/cases/bulk") => (Route::CasesBulk, POST),
+        (Listener::Public, "/v1/publish") => (Route::Publish, POST),
+        (Listener::Public, "/v1/index") => (Route::Index, GET),
+        (Listener::Public, "/v1/config") => (Route::Config, GET),
+        (Listener::Public, p) if p.starts_with("/v1/batches/") => (Route::Batch, GET),
+        (Listener::Admin, "/metrics") => (Route::Metrics, GET),
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// Routes one request.
+pub async fn route<B: ReqBody>(
+    state: &Arc<AppState>,
+    role: Listener,
+    req: Request<B>,
+) -> Result<Resp, ApiError> {
+    let path = req.uri().path().to_owned();
+    let (route, allow) = find(role, &path).ok_or_else(|| {
+        ApiError::new(
+            en_api::ErrorCode::NotFound,
+            "There is no such endpoint; see spec/api.md.",
+        )
+    })?;
+    let method = req.method();
+    let ok = match allow {
+        POST => method == Method::POST,
+        _ => method == Method::GET || method == Method::HEAD,
+    };
+    if !ok {
+        return Err(ApiError::method_not_allowed(allow));
+    }
+    match route {
+        Route::Cases => upload::cases(state, body::read_json(state, req, false).await?).await,
+        Route::CasesBulk => {
+            upload::cases_bulk(state, body::read_json(state, req, true).await?).await
+        }
+        Route::Publish => upload::publish(state, body::read_json(state, req, false).await?).await,
+        Route::Index => download::index(state),
+        Route::Config => download::config(state),
+        Route::Batch => download::batch(state, &path["/v1/batches/".len()..], req.headers()),
+        Route::Healthz => Ok(super::respond(
+            hyper::StatusCode::OK,
+            "text/plain",
+            bytes::Bytes::from_static(b"ok\n"),
+        )),
+        Route::Metrics => Ok(admin::metrics(state)),
+    }
+}

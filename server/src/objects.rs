@@ -1,0 +1,176 @@
+//! The published bytes: batches, the index and the risk configuration, as immutable files in
+//! a directory (`objects/` in the data directory).
+//!
+//! Each object is written to a temporary file, fsync'd, renamed into place and its directory
+//! fsync'd, so a published object is complete on stable storage or absent. Publication order
+//! makes what phones see durable: the batch file first, then the chain head in the store,
+//! then the index that lists the batch. A batch is served only once an index listing it has
+//! been written, so a batch that a crash interrupted is never seen and is rebuilt.
+//!
+//! Downloads are served from shared bytes: the index and the newest batches stay in memory
+//! as reference-counted [`Bytes`]; older batches are read from their file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use bytes::Bytes;
+
+/// How many of the newest batches stay in memory.
+const CACHED_BATCHES: usize = 4;
+
+/// The object directory.
+pub struct Objects {
+    dir: PathBuf,
+    index: RwLock<Option<Bytes>>,
+    config: RwLock<Option<Bytes>>,
+    /// Sequences the current index lists: only these are served.
+    listed: RwLock<BTreeSet<u64>>,
+    cache: Mutex<BTreeMap<u64, Bytes>>,
+    /// SHA-256 of each batch served so far (its strong ETag).
+    hashes: Mutex<BTreeMap<u64, [u8; 32]>>,
+}
+
+fn batch_name(seq: u64) -> String {
+    format!("batch-{seq:020}.bin")
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+/// Writes `bytes` to `dir/name` atomically and durably.
+fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    File::open(dir)?.sync_all()
+}
+
+impl Objects {
+    /// Opens (creating, mode 0700) the directory and loads the current index.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        crate::datadir::create_private_dir(dir)?;
+        let read = |name: &str| match std::fs::read(dir.join(name)) {
+            Ok(b) => Ok(Some(Bytes::from(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        Ok(Objects {
+            dir: dir.to_path_buf(),
+            index: RwLock::new(read("index.bin")?),
+            config: RwLock::new(read("config.bin")?),
+            listed: RwLock::default(),
+            cache: Mutex::default(),
+            hashes: Mutex::default(),
+        })
+    }
+
+    /// Writes a batch (not served until an index lists it).
+    pub fn put_batch(&self, seq: u64, bytes: Bytes) -> std::io::Result<()> {
+        put(&self.dir, &batch_name(seq), &bytes)?;
+        self.hashes
+            .lock()
+            .expect("hash lock")
+            .insert(seq, sha256(&bytes));
+        let mut c = self.cache.lock().expect("object cache lock");
+        c.insert(seq, bytes);
+        while c.len() > CACHED_BATCHES {
+            let oldest = *c.keys().next().expect("not empty");
+            c.remove(&oldest);
+        }
+        Ok(())
+    }
+
+    /// Writes the index listing `listed` and serves it (and those batches) from now on.
+    pub fn put_index(&self, bytes: Bytes, listed: BTreeSet<u64>) -> std::io::Result<()> {
+        put(&self.dir, "index.bin", &bytes)?;
+        *self.listed.write().expect("listed lock") = listed;
+        *self.index.write().expect("index lock") = Some(bytes);
+        Ok(())
+    }
+
+    /// Writes the risk configuration and serves it from now on.
+    pub fn put_config(&self, bytes: Bytes) -> std::io::Result<()> {
+        put(&self.dir, "config.bin", &bytes)?;
+        *self.config.write().expect("config lock") = Some(bytes);
+        Ok(())
+    }
+
+    /// Sets which batches the loaded index lists (at start, from the store's entries).
+    pub fn set_listed(&self, listed: BTreeSet<u64>) {
+        *self.listed.write().expect("listed lock") = listed;
+    }
+
+    /// The index being served.
+    pub fn index(&self) -> Option<Bytes> {
+        self.index.read().expect("index lock").clone()
+    }
+
+    /// The risk configuration being served.
+    pub fn config(&self) -> Option<Bytes> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    /// A batch the current index lists, with its SHA-256.
+    pub fn batch(&self, seq: u64) -> std::io::Result<Option<(Bytes, [u8; 32])>> {
+        if !self.listed.read().expect("listed lock").contains(&seq) {
+            return Ok(None);
+        }
+        let cached = self
+            .cache
+            .lock()
+            .expect("object cache lock")
+            .get(&seq)
+            .cloned();
+        let bytes = match cached {
+            Some(b) => b,
+            None => match std::fs::read(self.dir.join(batch_name(seq))) {
+                Ok(b) => Bytes::from(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            },
+        };
+        let hash = *self
+            .hashes
+            .lock()
+            .expect("hash lock")
+            .entry(seq)
+            .or_insert_with(|| sha256(&bytes));
+        Ok(Some((bytes, hash)))
+    }
+
+    /// Deletes a batch (after retention; the index no longer lists it).
+    pub fn remove_batch(&self, seq: u64) -> std::io::Result<()> {
+        self.cache.lock().expect("object cache lock").remove(&seq);
+        self.hashes.lock().expect("hash lock").remove(&seq);
+        match std::fs::remove_file(self.dir.join(batch_name(seq))) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// A digest of every object's name and content (tests that assert nothing changed).
+    pub fn fingerprint(&self) -> std::io::Result<[u8; 32]> {
+        use sha2::Digest;
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+            .collect();
+        names.sort();
+        let mut h = sha2::Sha256::new();
+        for p in names {
+            h.update(
+                p.file_name()
+                    .map(|n| n.as_encoded_bytes())
+                    .unwrap_or_default(),
+            );
+            h.update(std::fs::read(&p)?);
+        }
+        Ok(h.finalize().into())
+    }
+}

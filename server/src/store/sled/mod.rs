@@ -1,0 +1,560 @@
+//! The embedded store: sled, one process, one machine (the default).
+//!
+//! Layout (integers big-endian, so sled's byte order is numeric order):
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `uploads` | sequence u64 | the keys one accepted request stored (see [`record`]) |
+//! | `replay` | keyed hash of a single-use token (32) | expiry u64 ‖ keyed digest of the keys (32) |
+//! | `quota` | UTC day u64 ‖ authority | uploads that day u64 |
+//! | `batch_meta` | sequence u64 | index entry (window, hash, size) |
+//! | `meta` | `head` | chain head (sequence, hash, window end, cut) |
+//! | `chaff` | `r`, `p`, `q` | what the last fake upload wrote (overwritten each time) |
+//!
+//! An upload is one sled transaction over `uploads`, `replay` and `quota`, then a group
+//! commit ([`commit`]) that fsyncs; after a crash it is wholly there or not at all. The checks
+//! of the upload path (replays, keys stored before, quotas) and the batcher's pending keys are
+//! in-memory indexes ([`ledger`]) rebuilt from the trees when the store opens.
+//!
+//! Privacy: a record holds keys only; the token that could tie them to a patient is kept
+//! apart, as HMAC-SHA256 under a server secret (`replay.key` in the data directory, not in
+//! the database), and deleted when the token expires (at most the certificate lifetime plus
+//! the clock skew, or the report age for case reports).
+
+pub mod commit;
+mod ledger;
+pub mod record;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use en_protocol::accept::AcceptedUpload;
+use en_protocol::wire::index::IndexEntry;
+use en_protocol::wire::key::DiagnosisKey;
+use en_protocol::UnixTime;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::Tree;
+use zeroize::Zeroizing;
+
+use self::commit::Committer;
+use self::ledger::{HashMap, HashSet, Ledger, Replay, TokenHash};
+use self::record::Record;
+use super::{ChainHead, Inserted, Store, StoreError};
+
+const OLD_LAYOUT: &str = "this database uses the store layout of an earlier en-server (batches \
+    and upload tokens inside the database); publish its pending keys with that version, then \
+    start a new data directory";
+
+/// The sled-backed store.
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    period: u64,
+    uploads: Tree,
+    replay: Tree,
+    quota: Tree,
+    batch_meta: Tree,
+    meta: Tree,
+    chaff: Tree,
+    ledger: Arc<Mutex<Ledger>>,
+    /// The publication cut (see [`Store::advance_cut`]); uploads hold the read side while
+    /// they insert, the batcher takes the write side to move it.
+    cut: Arc<RwLock<u64>>,
+    secret: Arc<Zeroizing<[u8; 32]>>,
+    committer: Committer,
+}
+
+fn be(v: u64) -> [u8; 8] {
+    v.to_be_bytes()
+}
+fn u64_of(b: &[u8]) -> u64 {
+    u64::from_be_bytes(b.try_into().unwrap_or([0; 8]))
+}
+
+fn entry_of(sequence: u64, v: &[u8]) -> IndexEntry {
+    IndexEntry {
+        sequence,
+        window_start: UnixTime(u64_of(&v[..8])),
+        window_end: UnixTime(u64_of(&v[8..16])),
+        hash: v[16..48].try_into().expect("32 bytes"),
+        size: u64_of(&v[48..56]),
+    }
+}
+
+fn quota_key(day: u64, authority: &str) -> Vec<u8> {
+    let mut k = be(day).to_vec();
+    k.extend_from_slice(authority.as_bytes());
+    k
+}
+
+fn abort<T>(e: TransactionError<T>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => e.into(),
+        TransactionError::Abort(_) => StoreError::Io("transaction aborted".into()),
+    }
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the store at `path`; `period` is the batch period (it decides
+    /// the publication window of a pending key); `secret` keys the token hashes. Must run
+    /// inside a tokio runtime (the group committer is a task). Rebuilds the in-memory indexes.
+    pub fn open(path: &Path, period: u64, secret: [u8; 32]) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        Self::from_db(db, Some(path.to_path_buf()), period, secret)
+    }
+
+    /// A store in a temporary directory that is deleted on drop (tests, fuzzing), with a
+    /// random token secret.
+    pub fn temporary(period: u64) -> Result<Self, StoreError> {
+        let mut secret = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+        Self::from_db(
+            sled::Config::new().temporary(true).open()?,
+            None,
+            period,
+            secret,
+        )
+    }
+
+    fn from_db(
+        db: sled::Db,
+        dir: Option<std::path::PathBuf>,
+        period: u64,
+        secret: [u8; 32],
+    ) -> Result<Self, StoreError> {
+        // Refuse rather than silently misread data written in an earlier layout.
+        let names = db.tree_names();
+        if names.iter().any(|n| {
+            n.as_ref() == b"teks" || n.starts_with(b"pending/") || n.as_ref() == b"batches"
+        }) {
+            return Err(StoreError::OldLayout(OLD_LAYOUT));
+        }
+        let s = SledStore {
+            period: period.max(1),
+            uploads: db.open_tree("uploads")?,
+            replay: db.open_tree("replay")?,
+            quota: db.open_tree("quota")?,
+            batch_meta: db.open_tree("batch_meta")?,
+            meta: db.open_tree("meta")?,
+            chaff: db.open_tree("chaff")?,
+            committer: Committer::start(db.clone(), dir),
+            db,
+            ledger: Arc::default(),
+            cut: Arc::default(),
+            secret: Arc::new(Zeroizing::new(secret)),
+        };
+        let published = s.head_sync()?.map_or(0, |h| h.cut.0);
+        let mut l = Ledger {
+            published,
+            ..Ledger::default()
+        };
+        for kv in s.uploads.iter() {
+            let (k, v) = kv?;
+            let seq = u64_of(&k);
+            if Record::version_of(&v) == Some(1) {
+                return Err(StoreError::OldLayout(OLD_LAYOUT));
+            }
+            let r = Record::decode(&v)
+                .ok_or_else(|| StoreError::Corrupt(format!("upload record {seq}")))?;
+            l.add_record(seq, &r);
+        }
+        for kv in s.replay.iter() {
+            let (k, v) = kv?;
+            let h: TokenHash = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("replay record key".into()))?;
+            let r =
+                Replay::decode(&v).ok_or_else(|| StoreError::Corrupt("replay record".into()))?;
+            l.add_replay(h, r);
+        }
+        for kv in s.quota.iter() {
+            let (k, v) = kv?;
+            if k.len() < 8 {
+                return Err(StoreError::Corrupt("quota record".into()));
+            }
+            let authority = String::from_utf8_lossy(&k[8..]).into_owned();
+            l.quota.insert((u64_of(&k[..8]), authority), u64_of(&v));
+        }
+        *s.cut.write().expect("cut lock") = published;
+        *s.ledger() = l;
+        Ok(s)
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().expect("store ledger lock")
+    }
+
+    fn mac(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let mut m = <Hmac<Sha256>>::new_from_slice(self.secret.as_slice()).expect("any key length");
+        m.update(label);
+        for p in parts {
+            m.update(&be(p.len() as u64));
+            m.update(p);
+        }
+        m.finalize().into_bytes().into()
+    }
+
+    /// The keyed hash of an upload's token, and the keyed digest of its keys.
+    fn replay_of(&self, u: &AcceptedUpload) -> (TokenHash, [u8; 32]) {
+        let token = self.mac(b"en/v1/replay-token", &[&u.token().to_bytes()]);
+        let mut keys: Vec<[u8; 24]> = u
+            .keys()
+            .iter()
+            .map(|k| {
+                let mut b = [0u8; 24];
+                b[..16].copy_from_slice(k.key.key.as_bytes());
+                b[16..].copy_from_slice(&k.key.meta.to_bytes());
+                b
+            })
+            .collect();
+        keys.sort_unstable();
+        let flat: Vec<u8> = keys.concat();
+        (token, self.mac(b"en/v1/replay-keys", &[&flat]))
+    }
+
+    /// End of the publication window of a key released at `release`: the first window end
+    /// strictly after it.
+    fn slot_end(&self, release: u64) -> u64 {
+        (release / self.period + 1) * self.period
+    }
+
+    fn record(&self, seq: u64) -> Result<Option<Record>, StoreError> {
+        match self.uploads.get(be(seq))? {
+            None => Ok(None),
+            Some(v) => Record::decode(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("upload record {seq}"))),
+        }
+    }
+
+    fn head_sync(&self) -> Result<Option<ChainHead>, StoreError> {
+        Ok(self.meta.get("head")?.and_then(|v| {
+            (v.len() == 8 + 32 + 8 + 8).then(|| ChainHead {
+                sequence: u64_of(&v[..8]),
+                hash: v[8..40].try_into().expect("32 bytes"),
+                window_end: UnixTime(u64_of(&v[40..48])),
+                cut: UnixTime(u64_of(&v[48..56])),
+            })
+        }))
+    }
+
+    async fn durable(&self) -> Result<(), StoreError> {
+        self.committer
+            .durable()
+            .await
+            .map_err(StoreError::Uncertain)
+    }
+
+    /// Checks and writes `uploads` (not yet durable). `Ok(false)`: a retry of uploads stored
+    /// before, nothing written.
+    fn write(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<bool, StoreError> {
+        let replays: Vec<(TokenHash, [u8; 32])> =
+            uploads.iter().map(|u| self.replay_of(u)).collect();
+        let cut = self.cut.read().expect("cut lock");
+        let mut l = self.ledger();
+        // A retry: every token was stored before with exactly these keys.
+        if replays
+            .iter()
+            .all(|(h, d)| l.replay.get(h).is_some_and(|r| &r.digest == d))
+        {
+            return Ok(false);
+        }
+        let mut tokens = HashSet::default();
+        let mut teks = HashSet::default();
+        let mut used: HashMap<(u64, &str), u64> = HashMap::default();
+        for (i, (u, (h, _))) in uploads.iter().zip(&replays).enumerate() {
+            if l.replay.contains_key(h) || !tokens.insert(*h) {
+                return Err(StoreError::Replayed(i));
+            }
+            for k in u.keys() {
+                let b = k.key.key.as_bytes();
+                if l.teks.contains(b) || !teks.insert(*b) {
+                    return Err(StoreError::KeyExists(i));
+                }
+            }
+            let day = u.accepted_at().day();
+            let authority = u.authority().as_str();
+            let q = used.entry((day, authority)).or_insert_with(|| {
+                l.quota
+                    .get(&(day, authority.to_string()))
+                    .copied()
+                    .unwrap_or(0)
+            });
+            if *q >= quota {
+                return Err(StoreError::QuotaExceeded(i));
+            }
+            *q += 1;
+        }
+        let record = Record {
+            key_expiry: uploads
+                .iter()
+                .map(|u| u.keys_expire_at().0)
+                .max()
+                .unwrap_or(0),
+            keys: uploads
+                .iter()
+                .flat_map(|u| u.keys())
+                .map(|k| (k.key.clone(), self.slot_end(k.release_at.0.max(*cut))))
+                .collect(),
+        };
+        let seq = l.next;
+        let replay_rows: Vec<(TokenHash, Replay)> = uploads
+            .iter()
+            .zip(&replays)
+            .map(|(u, (h, d))| {
+                (
+                    *h,
+                    Replay {
+                        expiry: u.token_expires_at().0,
+                        digest: *d,
+                    },
+                )
+            })
+            .collect();
+        let encoded = record.encode();
+        (&self.uploads, &self.replay, &self.quota)
+            .transaction(|(up, rp, qt)| {
+                up.insert(&be(seq), encoded.as_slice())?;
+                for (h, r) in &replay_rows {
+                    rp.insert(h.as_slice(), r.encode().as_slice())?;
+                }
+                for ((day, authority), n) in &used {
+                    qt.insert(quota_key(*day, authority), &be(*n))?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(abort)?;
+        l.add_record(seq, &record);
+        for (h, r) in replay_rows {
+            l.add_replay(h, r);
+        }
+        for ((day, authority), n) in used {
+            l.quota.insert((day, authority.to_string()), n);
+        }
+        Ok(true)
+    }
+
+    /// Keys pending, by release window (for the batcher's metrics).
+    fn pending(&self) -> usize {
+        self.ledger().pending_count()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn insert(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<Inserted, StoreError> {
+        let stored = self.write(uploads, quota)?;
+        // A retry still waits for a commit: the first attempt's may have failed.
+        self.durable().await?;
+        Ok(if stored {
+            Inserted::Stored
+        } else {
+            Inserted::AlreadyStored
+        })
+    }
+
+    async fn chaff(&self, keys: usize) -> Result<(), StoreError> {
+        let mut filler = vec![0u8; Record::encoded_len(keys) + 40 + 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut filler);
+        {
+            // The same shape of work as a real upload: the cut and the ledger taken, one
+            // transaction writing as many bytes.
+            let _cut = self.cut.read().expect("cut lock");
+            let _l = self.ledger();
+            let (r, rest) = filler.split_at(Record::encoded_len(keys));
+            let (p, q) = rest.split_at(40);
+            (&self.chaff, &self.chaff, &self.chaff)
+                .transaction(|(a, b, c)| {
+                    a.insert("r", r)?;
+                    b.insert("p", p)?;
+                    c.insert("q", q)?;
+                    Ok::<_, ConflictableTransactionError<()>>(())
+                })
+                .map_err(abort)?;
+        }
+        self.durable().await
+    }
+
+    async fn head(&self) -> Result<Option<ChainHead>, StoreError> {
+        self.head_sync()
+    }
+
+    async fn advance_cut(&self, cut: UnixTime) -> Result<(), StoreError> {
+        let mut c = self.cut.write().expect("cut lock");
+        *c = (*c).max(cut.0);
+        Ok(())
+    }
+
+    async fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, StoreError> {
+        let (mut seqs, n, published) = {
+            let l = self.ledger();
+            let mut seqs = Vec::new();
+            let mut n = 0;
+            for (s, c) in l.pending.range(..=cut.0).map(|(_, v)| v) {
+                seqs.extend_from_slice(s);
+                n += c;
+            }
+            (seqs, n, l.published)
+        };
+        seqs.sort_unstable();
+        seqs.dedup();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(n);
+            for seq in seqs {
+                let r = this.record(seq)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("upload record {seq} is missing"))
+                })?;
+                out.extend(
+                    r.keys
+                        .into_iter()
+                        .filter(|(_, slot)| *slot > published && *slot <= cut.0)
+                        .map(|(k, _)| k),
+                );
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Io(e.to_string()))?
+    }
+
+    async fn publish(&self, entry: &IndexEntry, head: ChainHead) -> Result<(), StoreError> {
+        let mut m = Vec::with_capacity(56);
+        m.extend_from_slice(&be(entry.window_start.0));
+        m.extend_from_slice(&be(entry.window_end.0));
+        m.extend_from_slice(&entry.hash);
+        m.extend_from_slice(&be(entry.size));
+        let mut h = Vec::with_capacity(56);
+        h.extend_from_slice(&be(head.sequence));
+        h.extend_from_slice(&head.hash);
+        h.extend_from_slice(&be(head.window_end.0));
+        h.extend_from_slice(&be(head.cut.0));
+        (&self.batch_meta, &self.meta)
+            .transaction(|(bm, mt)| {
+                bm.insert(&be(head.sequence), m.as_slice())?;
+                mt.insert("head", h.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(abort)?;
+        self.durable().await?;
+        self.ledger().publish(head.cut.0);
+        Ok(())
+    }
+
+    async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError> {
+        self.batch_meta
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok(entry_of(u64_of(&k), &v))
+            })
+            .collect()
+    }
+
+    async fn prune(&self, now: UnixTime, oldest: UnixTime) -> Result<Vec<u64>, StoreError> {
+        let mut removed = Vec::new();
+        for e in self.index_entries().await? {
+            if e.window_end < oldest {
+                self.batch_meta.remove(be(e.sequence))?;
+                removed.push(e.sequence);
+            }
+        }
+        let expired: Vec<(u64, u64)> = {
+            let l = self.ledger();
+            l.expiry
+                .range(..now.0)
+                .flat_map(|(t, v)| v.iter().map(move |s| (*t, *s)))
+                .collect()
+        };
+        for (t, seq) in expired {
+            let Some(r) = self.record(seq)? else { continue };
+            let mut l = self.ledger();
+            if r.keys.iter().any(|(_, slot)| *slot > l.published) {
+                continue; // not published yet: keep until it is
+            }
+            self.uploads.remove(be(seq))?;
+            l.remove_record(&r);
+            if let Some(v) = l.expiry.get_mut(&t) {
+                v.retain(|s| *s != seq);
+                if v.is_empty() {
+                    l.expiry.remove(&t);
+                }
+            }
+        }
+        let tokens: Vec<(u64, Vec<TokenHash>)> = {
+            let mut l = self.ledger();
+            let later = l.replay_expiry.split_off(&now.0);
+            let gone = std::mem::replace(&mut l.replay_expiry, later);
+            for h in gone.values().flatten() {
+                l.replay.remove(h);
+            }
+            gone.into_iter().collect()
+        };
+        for h in tokens.iter().flat_map(|(_, v)| v) {
+            self.replay.remove(h.as_slice())?;
+        }
+        let yesterday = now.day().saturating_sub(1);
+        self.ledger().quota.retain(|(day, _), _| *day >= yesterday);
+        for kv in self.quota.range(..be(yesterday).to_vec()) {
+            let (k, _) = kv?;
+            self.quota.remove(k)?;
+        }
+        self.durable().await?;
+        Ok(removed)
+    }
+
+    async fn pending_count(&self) -> Result<usize, StoreError> {
+        Ok(self.pending())
+    }
+
+    async fn fingerprint(&self) -> Result<[u8; 32], StoreError> {
+        use sha2::Digest;
+        let mut h = Sha256::new();
+        for t in [
+            &self.uploads,
+            &self.replay,
+            &self.quota,
+            &self.batch_meta,
+            &self.meta,
+        ] {
+            h.update(t.name());
+            for kv in t.iter() {
+                let (k, v) = kv?;
+                h.update(be(k.len() as u64));
+                h.update(&k);
+                h.update(be(v.len() as u64));
+                h.update(&v);
+            }
+        }
+        Ok(h.finalize().into())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let c = self.committer.clone();
+        tokio::task::spawn_blocking(move || c.commit_blocking())
+            .await
+            .map_err(|e| StoreError::Io(e.to_string()))?
+            .map_err(StoreError::Uncertain)
+    }
+}
+
+impl SledStore {
+    /// Makes everything durable and closes this handle and the committer's; the database is
+    /// closed once no other handle remains (so it can be opened again, e.g. in a test).
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.flush().await?;
+        self.committer.stop().await;
+        Ok(())
+    }
+
+    /// The underlying database (tests that inspect trees).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+}
