@@ -47,6 +47,8 @@ impl DecodeError {
             DecodeError::TooMany { .. } => "too_many",
             DecodeError::NonCanonical(_) => "non_canonical",
             DecodeError::BadText(_) => "bad_encoding",
+            DecodeError::InvalidPoint(_) => "invalid_point",
+            DecodeError::IdentityPoint(_) => "identity_point",
         }
     }
 }
@@ -65,6 +67,11 @@ impl VerifyError {
             VerifyError::WrongAudience => "wrong_audience",
             VerifyError::TekmacMismatch => "tekmac_mismatch",
             VerifyError::BrokenChain(_) => "broken_chain",
+            VerifyError::SealedShare => "sealed_share_invalid",
+            VerifyError::VenueKeyMismatch => "venue_key_mismatch",
+            VerifyError::DecryptionFailed => "decryption_failed",
+            VerifyError::ReencryptionCheck => "reencryption_check_failed",
+            VerifyError::NoOverlap => "no_overlap",
         }
     }
 }
@@ -80,6 +87,7 @@ impl ValidationError {
             ValidationError::OverlappingKeys => "overlapping_keys",
             ValidationError::DuplicateKey => "duplicate_key",
             ValidationError::ReportTooOld => "report_too_old",
+            ValidationError::TraceHourOutOfRange => "trace_hour_out_of_range",
         }
     }
 }
@@ -119,6 +127,12 @@ pub enum DecodeError {
     /// Base64 or hex text could not be decoded.
     #[error("invalid {0} encoding")]
     BadText(&'static str),
+    /// A curve point is not the canonical encoding of a point of the prime-order subgroup.
+    #[error("{0} is not a valid point of the prime-order subgroup")]
+    InvalidPoint(&'static str),
+    /// A curve point is the identity, which no valid key or ciphertext contains.
+    #[error("{0} is the identity point")]
+    IdentityPoint(&'static str),
 }
 
 /// Why an authentic-looking message was not accepted.
@@ -155,6 +169,24 @@ pub enum VerifyError {
     /// A batch does not follow its predecessor in the hash chain.
     #[error("batch does not continue the hash chain: {0}")]
     BrokenChain(&'static str),
+    /// A sealed authority share does not open: sealed to another key, for another venue, or
+    /// altered.
+    #[error("the sealed authority share does not open for this venue")]
+    SealedShare,
+    /// A venue key fails the pairing check `e(sk, g2) = e(H1(id), mpk)`: it is for another
+    /// venue or another hour.
+    #[error("the key is not the venue's key for this hour")]
+    VenueKeyMismatch,
+    /// A trace key does not decrypt a check-in record (the usual outcome for a candidate
+    /// that was at another venue).
+    #[error("the trace key does not decrypt the check-in record")]
+    DecryptionFailed,
+    /// The record decrypted, but re-encrypting the plaintext does not give the ciphertext.
+    #[error("the decrypted record fails the re-encryption check")]
+    ReencryptionCheck,
+    /// The record's visit does not overlap the traced hour.
+    #[error("the visit does not overlap the traced hour")]
+    NoOverlap,
 }
 
 /// Why the keys of an authentic upload break the protocol's rules.
@@ -187,4 +219,7 @@ pub enum ValidationError {
     /// A case report's issue time is too far in the past.
     #[error("the report was issued too long ago")]
     ReportTooOld,
+    /// A traced hour is in the future or older than the check-in retention.
+    #[error("a traced hour is in the future or older than the retention period")]
+    TraceHourOutOfRange,
 }

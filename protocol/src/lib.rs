@@ -10,6 +10,8 @@
 //!   configurations (`spec/wire-format.md` defines every byte).
 //! - [`verify`]: signature checks whose success is a type (`VerifiedCaseReport`, …).
 //! - [`validate`]: the rules uploads must follow; [`tekmac`]: GAEN's key HMAC.
+//! - [`venue`]: QR venue check-in (presence tracing) after CrowdNotifier: pairing-based
+//!   identity-based encryption on BLS12-381, its formats, the phone's check-in store and matching.
 //!
 //! Guarantees: no tokio, sockets, files or clocks, and no OS randomness: time is an argument
 //! (`now: UnixTime`), randomness a `&mut impl CryptoRngCore`. Secret keys have no `Copy`,
@@ -39,6 +41,7 @@ pub mod risk;
 pub mod tekmac;
 pub mod time;
 pub mod validate;
+pub mod venue;
 pub mod verify;
 pub mod wire;
 
