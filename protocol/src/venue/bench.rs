@@ -167,3 +167,75 @@ pub fn heavy_user_fixture(seed: u64, traces: usize) -> HeavyUser {
         expected_notifications,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::venue::{curve, ibe};
+
+    /// Costs of the primitives on this machine (one core). A measurement, not a test:
+    /// `cargo test --release -p en-protocol --lib venue::bench -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "measurement: run with --release --ignored --nocapture"]
+    fn primitive_costs() {
+        let mut rng = FixtureRng::new(1);
+        let n = 400;
+        let msk = curve::random_scalar(&mut rng);
+        let mpk = curve::g2_mul(&msk);
+        let ids: Vec<[u8; 32]> = (0..n)
+            .map(|_| {
+                let mut b = [0u8; 32];
+                rng.fill_bytes(&mut b);
+                b
+            })
+            .collect();
+        let time = |name: &str, f: &mut dyn FnMut(usize)| {
+            let t = Instant::now();
+            (0..n).for_each(&mut *f);
+            println!("{name:<28} {:>9.1?}", t.elapsed() / n as u32);
+        };
+        let hs: Vec<_> = ids.iter().map(curve::h1).collect();
+        time("hash to G1 (RFC 9380)", &mut |i| {
+            std::hint::black_box(curve::h1(&ids[i]));
+        });
+        let sks: Vec<_> = ids.iter().map(|id| ibe::key_share(&msk, id)).collect();
+        let g1: Vec<_> = sks.iter().map(|p| p.to_compressed()).collect();
+        time("G1 decompress + subgroup", &mut |i| {
+            curve::g1_decode(&g1[i], "k").unwrap();
+        });
+        time("G1 form check only", &mut |i| {
+            curve::g1_check_form(&g1[i], "k").unwrap();
+        });
+        let g2: Vec<_> = (0..n)
+            .map(|_| curve::g2_mul(&curve::random_scalar(&mut rng)).to_compressed())
+            .collect();
+        time("G2 decompress + subgroup", &mut |i| {
+            curve::g2_decode(&g2[i], "c1").unwrap();
+        });
+        time("pairing", &mut |i| {
+            std::hint::black_box(curve::pairing(&hs[i], &mpk));
+        });
+        let m = [0u8; ibe::PLAINTEXT_LEN];
+        let cts: Vec<_> = ids
+            .iter()
+            .map(|id| ibe::encrypt(&mpk, id, &m, &mut rng))
+            .collect();
+        time("encrypt (one record)", &mut |i| {
+            std::hint::black_box(ibe::encrypt(&mpk, &ids[i], &m, &mut rng));
+        });
+        time("failed decryption", &mut |i| {
+            assert!(ibe::decrypt(&sks[(i + 1) % n], &ids[i], &cts[i]).is_err());
+        });
+        time("successful decryption", &mut |i| {
+            assert!(ibe::decrypt(&sks[i], &ids[i], &cts[i]).is_ok());
+        });
+        time("authority key check", &mut |i| {
+            assert!(ibe::key_fits(&sks[i], &ids[i], &mpk));
+        });
+        time("fake trace key (g1^s)", &mut |_| {
+            std::hint::black_box(curve::random_g1(&mut rng));
+        });
+    }
+}

@@ -46,6 +46,19 @@ impl CheckInRecord {
     pub fn ciphertext(&self) -> &[u8; CIPHERTEXT_LEN] {
         self.ct.bytes()
     }
+    /// Encodes one record: hour u32 ‖ tag u8 ‖ ciphertext (192).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RECORD_LEN);
+        self.write(&mut out);
+        out
+    }
+    /// Strictly decodes one record (as inside a store).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let rec = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(rec)
+    }
     /// Sort key: the record's encoding, hour first, so records of an hour and tag are
     /// contiguous.
     fn sort_key(&self) -> (Hour, u8, &[u8; CIPHERTEXT_LEN]) {

@@ -174,6 +174,15 @@ impl EntryPayload {
     pub fn seed(&self) -> &[u8; 32] {
         &self.seed
     }
+    /// The venue's identity for `hour` (spec/venue.md §4). Anyone holding the payload can
+    /// compute it; the authority does, rather than trusting the owner's.
+    pub fn identity(&self, hour: super::Hour) -> [u8; 32] {
+        super::ids::VenueSecrets::derive(&self.bytes).id(hour)
+    }
+    /// The venue's 4-bit tag for UTC day `day` (spec/venue.md §4).
+    pub fn tag(&self, day: u32) -> u8 {
+        super::ids::tag(&self.bytes, day)
+    }
     pub(crate) fn mpk(&self) -> &G2Affine {
         &self.mpk
     }

@@ -85,6 +85,21 @@ impl TraceEntry {
         &self.message
     }
 
+    /// Encodes one entry (as inside reports and batches).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(ENTRY_LEN);
+        self.write(&mut out);
+        out
+    }
+    /// Decodes one entry as a trace batch does: the key's form is checked, its curve and
+    /// subgroup membership only by [`Self::key`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let e = Self::read(&mut r, false)?;
+        r.finish()?;
+        Ok(e)
+    }
+
     /// The canonical order of entries: by hour, then identity.
     pub(crate) fn sort_key(&self) -> (Hour, [u8; 32]) {
         (self.hour, self.id)

@@ -112,3 +112,49 @@ impl TracingSecret {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::VerifyError;
+    use crate::time::UnixTime;
+    use crate::venue::{checkin::records_for_visit, ibe, seal::SealingSecretKey};
+    use rand_chacha::rand_core::SeedableRng;
+
+    #[test]
+    fn neither_share_alone_decrypts() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+        let ha = SealingSecretKey::generate(&mut rng);
+        let (payload, secret) = setup(&mut rng, "V", "", &ha.public_key()).unwrap();
+        let arrival = UnixTime(1_767_258_000);
+        let rec = &records_for_visit(&payload, arrival, arrival.plus(600), &mut rng).unwrap()[0];
+        let id = payload.identity(rec.hour);
+        let owner = curve::scalar_decode(&secret.owner_share, "owner").unwrap();
+        let authority = seal::open(&ha, &secret.sealed, &payload.master_public_key()).unwrap();
+        for share in [owner, authority] {
+            let k = ibe::key_share(&share, &id);
+            assert!(!ibe::key_fits(&k, &id, payload.mpk()));
+            assert_eq!(
+                ibe::decrypt(&k, &id, &rec.ct),
+                Err(VerifyError::DecryptionFailed)
+            );
+        }
+        let k = ibe::key_share(&(owner + authority), &id);
+        assert!(ibe::key_fits(&k, &id, payload.mpk()));
+        assert!(ibe::decrypt(&k, &id, &rec.ct).is_ok());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(12);
+        let ha = SealingSecretKey::generate(&mut rng);
+        let (_, secret) = setup(&mut rng, "V", "", &ha.public_key()).unwrap();
+        let share = crate::hex::encode(secret.owner_share.as_ref());
+        let printed = format!(
+            "{secret:?} {ha:?} {:?}",
+            secret.trace_request(&[Hour(1)]).unwrap()
+        );
+        assert!(!printed.contains(&share[..16]), "{printed}");
+        assert!(printed.contains("redacted"));
+    }
+}
