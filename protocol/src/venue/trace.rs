@@ -194,6 +194,13 @@ impl CheckedTrace {
     pub fn hours(&self) -> impl Iterator<Item = Hour> + '_ {
         self.keys.iter().map(|k| k.hour)
     }
+    /// (hour, identity, completed identity key, compressed) per checked hour: what the
+    /// trace report publishes.
+    pub fn identity_keys(&self) -> impl Iterator<Item = (Hour, [u8; 32], [u8; G1_LEN])> + '_ {
+        self.keys
+            .iter()
+            .map(|k| (k.hour, k.id, k.key.to_compressed()))
+    }
     pub(crate) fn keys(&self) -> &[HourKey] {
         &self.keys
     }
