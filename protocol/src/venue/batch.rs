@@ -136,7 +136,7 @@ impl SignedTraceBatch {
                 max: MAX_ENTRIES.into(),
             });
         }
-        super::trace::exact_len(&r, count as usize * ENTRY_LEN, "trace entries")?;
+        super::exact_len(&r, count as usize * ENTRY_LEN, "trace entries")?;
         let mut entries: Vec<TraceEntry> = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let e = TraceEntry::read(&mut r, false)?;

@@ -211,7 +211,7 @@ impl CheckInStore {
                 max: MAX_RECORDS.into(),
             });
         }
-        super::trace::exact_len(&r, n as usize * RECORD_LEN, "check-in records")?;
+        super::exact_len(&r, n as usize * RECORD_LEN, "check-in records")?;
         let mut records: Vec<CheckInRecord> = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let rec = CheckInRecord::read(&mut r)?;

@@ -25,19 +25,41 @@ pub const G2_LEN: usize = 96;
 /// Bytes of a scalar (big-endian, below the group order).
 pub const SCALAR_LEN: usize = 32;
 
-/// Decodes a compressed G1 point: canonical, on the curve, in the subgroup, not the identity.
-pub(crate) fn g1_decode(b: &[u8; G1_LEN], what: &'static str) -> Result<G1Affine, DecodeError> {
-    let p = Option::<G1Affine>::from(G1Affine::from_compressed(b))
-        .ok_or(DecodeError::InvalidPoint(what))?;
+/// The checks every decoded point gets: it decompressed (on the curve, in the subgroup), is
+/// not the identity, and re-encodes to the input (blst already rejects x ≥ p and bad flag
+/// bits; the comparison makes "one encoding per point" explicit rather than a property of
+/// the library).
+fn checked_point<P: PrimeCurveAffine>(
+    decoded: subtle::CtOption<P>,
+    reencodes: impl Fn(&P) -> bool,
+    what: &'static str,
+) -> Result<P, DecodeError> {
+    let p = Option::<P>::from(decoded).ok_or(DecodeError::InvalidPoint(what))?;
     if bool::from(p.is_identity()) {
         return Err(DecodeError::IdentityPoint(what));
     }
-    // blst rejects x ≥ p and bad flag bits; comparing the re-encoding makes the one
-    // encoding per point explicit rather than a property of the library.
-    if p.to_compressed() != *b {
+    if !reencodes(&p) {
         return Err(DecodeError::InvalidPoint(what));
     }
     Ok(p)
+}
+
+/// Decodes a compressed G1 point: canonical, on the curve, in the subgroup, not the identity.
+pub(crate) fn g1_decode(b: &[u8; G1_LEN], what: &'static str) -> Result<G1Affine, DecodeError> {
+    checked_point(
+        G1Affine::from_compressed(b),
+        |p| p.to_compressed() == *b,
+        what,
+    )
+}
+
+/// Decodes a compressed G2 point with the same checks as [`g1_decode`].
+pub(crate) fn g2_decode(b: &[u8; G2_LEN], what: &'static str) -> Result<G2Affine, DecodeError> {
+    checked_point(
+        G2Affine::from_compressed(b),
+        |p| p.to_compressed() == *b,
+        what,
+    )
 }
 
 /// The BLS12-381 base-field modulus p, big-endian.
@@ -67,19 +89,6 @@ pub(crate) fn g1_check_form(b: &[u8; G1_LEN], what: &'static str) -> Result<(), 
         return Err(DecodeError::InvalidPoint(what));
     }
     Ok(())
-}
-
-/// Decodes a compressed G2 point with the same checks as [`g1_decode`].
-pub(crate) fn g2_decode(b: &[u8; G2_LEN], what: &'static str) -> Result<G2Affine, DecodeError> {
-    let p = Option::<G2Affine>::from(G2Affine::from_compressed(b))
-        .ok_or(DecodeError::InvalidPoint(what))?;
-    if bool::from(p.is_identity()) {
-        return Err(DecodeError::IdentityPoint(what));
-    }
-    if p.to_compressed() != *b {
-        return Err(DecodeError::InvalidPoint(what));
-    }
-    Ok(p)
 }
 
 /// Decodes a secret scalar: big-endian, below the group order, not zero.

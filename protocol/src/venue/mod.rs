@@ -80,7 +80,9 @@ pub use setup::{setup, TracingSecret};
 pub use trace::{CheckedTrace, TraceRequest};
 pub use visit::{CurrentVisit, ScanOutcome, VisitTracker};
 
+use crate::error::DecodeError;
 use crate::time::UnixTime;
+use crate::wire::Reader;
 
 /// Seconds per traced hour (CrowdNotifier's interval length L).
 pub const HOUR_SECONDS: u64 = 3600;
@@ -117,5 +119,15 @@ impl Hour {
     /// The UTC day number of the hour.
     pub fn day(self) -> u32 {
         self.0 / 24
+    }
+}
+
+/// Checks, before a decoder allocates for `n` bytes of records, that exactly `n` remain,
+/// naming which way it fails.
+pub(crate) fn exact_len(r: &Reader<'_>, n: usize, what: &'static str) -> Result<(), DecodeError> {
+    match r.remaining() {
+        m if m < n => Err(DecodeError::Truncated(what)),
+        m if m > n => Err(DecodeError::TrailingBytes(m - n)),
+        _ => Ok(()),
     }
 }

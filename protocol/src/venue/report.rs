@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use super::context;
 use super::curve::{self, G1_LEN};
 use super::ids::{self, VenueSecrets};
-use super::trace::{exact_len, CheckedTrace, MAX_TRACE_HOURS};
+use super::trace::{CheckedTrace, MAX_TRACE_HOURS};
 use super::{labels, Hour};
 use crate::error::{DecodeError, Error};
 use crate::keys::SigningKey;
@@ -290,7 +290,7 @@ impl SignedTraceReport {
         if n == 0 || n > MAX_TRACE_HOURS {
             return Err(DecodeError::OutOfRange("entry count"));
         }
-        exact_len(&r, n * ENTRY_LEN, "trace entries")?;
+        super::exact_len(&r, n * ENTRY_LEN, "trace entries")?;
         let mut entries: Vec<TraceEntry> = Vec::with_capacity(n);
         for _ in 0..n {
             let e = TraceEntry::read(&mut r, true)?;

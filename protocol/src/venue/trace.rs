@@ -12,7 +12,7 @@ use super::entry::EntryPayload;
 use super::ibe;
 use super::ids::VenueSecrets;
 use super::seal::{self, SealedShare, SealingSecretKey};
-use super::{Hour, RETENTION_HOURS};
+use super::{exact_len, Hour, RETENTION_HOURS};
 use crate::error::{DecodeError, Error, ValidationError, VerifyError};
 use crate::time::UnixTime;
 use crate::wire::{put_header, Reader};
@@ -157,15 +157,6 @@ impl TraceRequest {
             payload: self.payload.clone(),
             keys,
         })
-    }
-}
-
-/// Checks that exactly `n` bytes remain, naming which way it fails.
-pub(crate) fn exact_len(r: &Reader<'_>, n: usize, what: &'static str) -> Result<(), DecodeError> {
-    match r.remaining() {
-        m if m < n => Err(DecodeError::Truncated(what)),
-        m if m > n => Err(DecodeError::TrailingBytes(m - n)),
-        _ => Ok(()),
     }
 }
 
