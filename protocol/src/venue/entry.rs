@@ -19,7 +19,7 @@ pub const MAX_HOST: usize = 253;
 
 /// The entry QR code's content.
 ///
-/// Only [`super::setup`] and [`EntryPayload::decode`] construct one, so the master public
+/// Only [`super::setup()`] and [`EntryPayload::decode`] construct one, so the master public
 /// key is always a checked subgroup point and the texts are within their bounds.
 #[derive(Clone)]
 pub struct EntryPayload {
