@@ -1,6 +1,7 @@
-//! Writes the seed corpora: every vector of `spec/vectors/` (positive and negative) into its
-//! target's corpus, the real GAEN export from `../shared` if present, and HTTP requests
-//! (valid uploads signed by the harness authority, valid downloads, junk) for `request`.
+//! Writes the seed corpora: every vector of `spec/vectors/` and `spec/vectors/venue/`
+//! (positive and negative) into its target's corpus, the real GAEN export from `../shared` if
+//! present, venue inputs signed and sealed with the harness's keys, and HTTP requests (valid
+//! uploads signed by the harness authority, valid downloads, junk) for `request`.
 //!
 //! Usage: seed_corpus <fuzz dir>
 
@@ -18,12 +19,62 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();
 }
 
+/// Venue inputs signed and sealed with the harness's keys, so that the venue targets get
+/// past verification: a trace request the `venue_trace_request` target can open (sealing key
+/// `[9; 32]`), a trace report by `moh.vn` and a trace batch by the harness's export key.
+fn venue_seeds(corpus: &Path) -> usize {
+    use en_protocol::venue::{
+        bench::FixtureRng, setup, CheckInStore, Hour, SealingSecretKey, TraceBatch, TraceReport,
+    };
+    let mut rng = FixtureRng::new(7);
+    let sealing = SealingSecretKey::from_bytes([9; 32]);
+    let (payload, secret) = setup(&mut rng, "Café", "1 Main St", &sealing.public_key()).unwrap();
+    let now = UnixTime(1_767_315_600);
+    let hours = [Hour(490_905), Hour(490_906)];
+    let req = secret.trace_request(&hours).unwrap();
+    write(&corpus.join("venue_trace_request"), "harness-valid", &req.encode());
+    let checked = req.open(&sealing, now).unwrap();
+    let report = TraceReport::new(
+        &checked,
+        "Call 1900 9095.",
+        AuthorityId::new("moh.vn").unwrap(),
+        Region::new("VN").unwrap(),
+        now,
+        [3; 16],
+        &mut rng,
+    )
+    .unwrap();
+    let key = en_fuzz::authority_key();
+    write(&corpus.join("venue_trace_report"), "harness-valid", &report.sign(&key).unwrap());
+    let batch = TraceBatch {
+        region: Region::new("VN").unwrap(),
+        sequence: 1,
+        window_start: UnixTime(1),
+        window_end: UnixTime(2),
+        prev_hash: [0; 32],
+        entries: report.entries().to_vec(),
+    };
+    write(&corpus.join("venue_trace_batch"), "harness-valid", &batch.sign(&key).unwrap());
+    let mut store = CheckInStore::new();
+    store
+        .insert_visit(&payload, Hour(490_905).start(), Hour(490_906).end(), &mut rng)
+        .unwrap();
+    let first = [store.records()[0].encode(), report.entries()[0].encode()].concat();
+    write(&corpus.join("venue_match"), "harness-match", &first);
+    write(&corpus.join("venue_checkins"), "harness-valid", &store.encode());
+    5
+}
+
 fn main() {
     let fuzz = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
     let corpus = fuzz.join("corpus");
     let mut n = 0;
-    for e in std::fs::read_dir(fuzz.join("../spec/vectors")).expect("spec/vectors") {
-        let p = e.unwrap().path();
+    let files = ["../spec/vectors", "../spec/vectors/venue"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(fuzz.join(d)).expect("spec/vectors"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"));
+    for p in files {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         let target = match v["format"].as_str().unwrap() {
@@ -33,10 +84,24 @@ fn main() {
             "batch" => "batch",
             "index" => "index",
             "risk-config" => "risk_config",
+            "venue-entry" => "venue_entry",
+            "venue-tracing-secret" => "venue_tracing_secret",
+            "venue-checkin-store" => "venue_checkins",
+            "venue-visit-state" => "venue_visit",
+            "venue-trace-request" => "venue_trace_request",
+            "venue-trace-report" => "venue_trace_report",
+            "venue-trace-batch" => "venue_trace_batch",
+            "venue-match" => "venue_match",
             other => panic!("unknown format {other}"),
         };
         for vec in v["vectors"].as_array().unwrap() {
-            let bytes = en_protocol::hex::decode(vec["hex"].as_str().unwrap()).unwrap();
+            // Entry vectors may hold a URL, match vectors a record and an entry.
+            let hex = |k: &str| en_protocol::hex::decode(vec[k].as_str().unwrap()).unwrap();
+            let bytes = match (vec.get("url"), vec.get("record")) {
+                (Some(url), _) => url.as_str().unwrap().as_bytes().to_vec(),
+                (_, Some(_)) => [hex("record"), hex("entry")].concat(),
+                _ => hex("hex"),
+            };
             write(
                 &corpus.join(target),
                 &format!("spec-{}", vec["name"].as_str().unwrap()),
@@ -62,6 +127,7 @@ fn main() {
             n += 1;
         }
     }
+    n += venue_seeds(&corpus);
     // Requests: valid signed uploads for the harness's authority, at the current time.
     let now = UnixTime(
         std::time::SystemTime::now()

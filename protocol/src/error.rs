@@ -56,6 +56,8 @@ impl DecodeError {
             DecodeError::TooMany { .. } => "too_many",
             DecodeError::NonCanonical(_) => "non_canonical",
             DecodeError::BadText(_) => "bad_encoding",
+            DecodeError::InvalidPoint(_) => "invalid_point",
+            DecodeError::IdentityPoint(_) => "identity_point",
         }
     }
 }
@@ -74,6 +76,11 @@ impl VerifyError {
             VerifyError::WrongAudience => "wrong_audience",
             VerifyError::TekmacMismatch => "tekmac_mismatch",
             VerifyError::BrokenChain(_) => "broken_chain",
+            VerifyError::SealedShare => "sealed_share_invalid",
+            VerifyError::VenueKeyMismatch => "venue_key_mismatch",
+            VerifyError::DecryptionFailed => "decryption_failed",
+            VerifyError::ReencryptionCheck => "reencryption_check_failed",
+            VerifyError::NoOverlap => "no_overlap",
         }
     }
 }
@@ -90,6 +97,7 @@ impl ValidationError {
             ValidationError::DuplicateKey => "duplicate_key",
             ValidationError::ReportTooOld => "report_too_old",
             ValidationError::CertificateLifetimeTooLong { .. } => "certificate_lifetime_too_long",
+            ValidationError::TraceHourOutOfRange => "trace_hour_out_of_range",
         }
     }
 }
@@ -270,6 +278,12 @@ pub enum DecodeError {
     /// Base64 or hex text could not be decoded.
     #[error("invalid {0} encoding")]
     BadText(&'static str),
+    /// A curve point is not the canonical encoding of a point of the prime-order subgroup.
+    #[error("{0} is not a valid point of the prime-order subgroup")]
+    InvalidPoint(&'static str),
+    /// A curve point is the identity, which no valid key or ciphertext contains.
+    #[error("{0} is the identity point")]
+    IdentityPoint(&'static str),
 }
 
 /// Why an authentic-looking message was not accepted.
@@ -306,6 +320,24 @@ pub enum VerifyError {
     /// A batch does not follow its predecessor in the hash chain.
     #[error("batch does not continue the hash chain: {0}")]
     BrokenChain(&'static str),
+    /// A sealed authority share does not open: sealed to another key, for another venue, or
+    /// altered.
+    #[error("the sealed authority share does not open for this venue")]
+    SealedShare,
+    /// A venue key fails the pairing check `e(sk, g2) = e(H1(id), mpk)`: it is for another
+    /// venue or another hour.
+    #[error("the key is not the venue's key for this hour")]
+    VenueKeyMismatch,
+    /// A trace key does not decrypt a check-in record (the usual outcome for a candidate
+    /// that was at another venue).
+    #[error("the trace key does not decrypt the check-in record")]
+    DecryptionFailed,
+    /// The record decrypted, but re-encrypting the plaintext does not give the ciphertext.
+    #[error("the decrypted record fails the re-encryption check")]
+    ReencryptionCheck,
+    /// The record's visit does not overlap the traced hour.
+    #[error("the visit does not overlap the traced hour")]
+    NoOverlap,
 }
 
 /// Why the keys of an authentic upload break the protocol's rules.
@@ -344,4 +376,7 @@ pub enum ValidationError {
         /// The server's cap.
         max_seconds: u64,
     },
+    /// A traced hour is in the future or older than the check-in retention.
+    #[error("a traced hour is in the future or older than the retention period")]
+    TraceHourOutOfRange,
 }

@@ -20,6 +20,8 @@
 //!   phone's keys, scans, exposures and their stored state.
 //! - [`gaen`]: GAEN's export format, read and written for interoperability; [`keys`], [`time`],
 //!   [`error`], [`hex`]: the shared vocabulary.
+//! - [`venue`]: QR venue check-in (presence tracing) after CrowdNotifier: pairing-based
+//!   identity-based encryption on BLS12-381, its formats, the phone's check-in store and matching.
 //!
 //! Guarantees: no tokio, sockets, files or clocks, and no OS randomness: time is an argument
 //! (`now: UnixTime`), randomness a `&mut impl CryptoRngCore`. Secret keys have no `Copy`,
@@ -51,6 +53,7 @@ pub mod risk;
 pub mod tekmac;
 pub mod time;
 pub mod validate;
+pub mod venue;
 pub mod verify;
 pub mod wire;
 
