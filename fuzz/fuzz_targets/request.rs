@@ -14,11 +14,12 @@ fuzz_target!(|data: &[u8]| {
             "/v1/cases" | "/v1/cases/bulk" | "/v1/publish"
         );
     let h = en_fuzz::harness();
-    let before = h.state.store.fingerprint().unwrap();
-    let resp = h.rt.block_on(en_server::http::handle(h.state.clone(), req));
+    let before = h.rt.block_on(h.state.store.fingerprint()).unwrap();
+    let role = en_fuzz::listener_of(data);
+    let resp = h.rt.block_on(en_server::http::handle(h.state.clone(), role, req));
     let status = resp.status();
     assert!(!status.is_server_error(), "5xx for input {data:?}");
-    let after = h.state.store.fingerprint().unwrap();
+    let after = h.rt.block_on(h.state.store.fingerprint()).unwrap();
     if status.is_client_error() {
         let body =
             h.rt.block_on(http_body_util::BodyExt::collect(resp.into_body()))

@@ -34,51 +34,54 @@ pub fn export_keys() -> ExportKeys {
     ExportKeys::new(vec![authority_key().public_key()])
 }
 
-/// The in-process server: a data directory with config, export key and registry, and a
-/// temporary sled store.
+/// The export key of `spec/vectors` (so that signed vectors used as seeds verify) and
+/// [`authority_key`].
+pub fn spec_export_keys() -> ExportKeys {
+    ExportKeys::new(vec![
+        en_protocol::keys::PublicKey::from_hex(
+            "6747b11f29ebfaf14e1f57ec950333a55bf6dceed626f74b54cc279fc591c02c",
+        )
+        .expect("the spec's export key"),
+        authority_key().public_key(),
+    ])
+}
+
+/// The in-process server state (the one embedded-server helper, without listeners).
 pub struct Harness {
     /// Runtime the handlers run on.
     pub rt: tokio::runtime::Runtime,
     /// Server state.
     pub state: Arc<en_server::AppState>,
-    _dir: tempfile::TempDir,
+    _opened: en_server::embedded::Opened,
 }
 
-/// The process-wide harness (built on first use).
+/// The process-wide harness (built on first use). Phone uploads are not required to be
+/// padded here (`publish_body_bytes = 0`), so that fuzzed bodies reach the deeper checks.
 pub fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = en_server::config::Config {
-            batch_period_seconds: 86_400,
-            ..Default::default()
-        };
-        let resolved = en_server::config::init_with_authority(
-            dir.path(),
-            &cfg,
-            "moh.vn",
-            &authority_key().public_key(),
-            Some("VN"),
-        )
-        .unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let state = {
-            let _g = rt.enter();
-            en_server::AppState::with_store(
-                resolved,
-                en_server::store::Store::temporary().unwrap(),
-                Default::default(),
-            )
-            .unwrap()
-        };
+        let mut config = en_server::config::Config::default();
+        config.batch_period_seconds = 86_400;
+        config.publish_body_bytes = 0;
+        let opened = rt
+            .block_on(en_server::embedded::open(&en_server::embedded::Options {
+                config,
+                authority: ("moh.vn".into(), authority_key().public_key(), Some("VN".into())),
+                clock: Default::default(),
+                transport: en_server::Transport::InsecureHttp,
+                batch_worker: false,
+                padding_seed: None,
+            }))
+            .unwrap();
         Harness {
             rt,
-            state,
-            _dir: dir,
+            state: opened.state.clone(),
+            _opened: opened,
         }
     })
 }
@@ -105,7 +108,8 @@ pub const CONTENT_TYPES: [Option<&str>; 4] = [
     None,
 ];
 
-/// Input layout of the request target: method, path, content type, batch number, body.
+/// Input layout of the request target: method, path, content type, batch number, body. The
+/// listener (public or admin) is the low bit of the content-type byte's high nibble.
 pub fn request_from(data: &[u8]) -> Option<hyper::Request<http_body_util::Full<Bytes>>> {
     let (head, body) = data.split_at_checked(4)?;
     let method = METHODS[usize::from(head[0]) % METHODS.len()];
@@ -119,6 +123,14 @@ pub fn request_from(data: &[u8]) -> Option<hyper::Request<http_body_util::Full<B
     }
     b.body(http_body_util::Full::new(Bytes::copy_from_slice(body)))
         .ok()
+}
+
+/// Which listener a request from `data` goes to.
+pub fn listener_of(data: &[u8]) -> en_server::Listener {
+    match data.get(2).map(|b| b >> 4 & 1) {
+        Some(1) => en_server::Listener::Admin,
+        _ => en_server::Listener::Public,
+    }
 }
 
 /// Encodes a request for the seed corpus.

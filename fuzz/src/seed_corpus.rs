@@ -65,6 +65,42 @@ fn venue_seeds(corpus: &Path) -> usize {
     5
 }
 
+/// Sequences for the chain follower: the spec's positive index and batch vectors as records
+/// (kind, u16 length, bytes), index first.
+fn follower_seeds(fuzz: &Path, corpus: &Path) -> usize {
+    let positive = |file: &str| -> Vec<Vec<u8>> {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fuzz.join("../spec/vectors").join(file)).unwrap(),
+        )
+        .unwrap();
+        v["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["expect"] == "ok")
+            .filter_map(|t| en_protocol::hex::decode(t["hex"].as_str()?))
+            .filter(|b| b.len() < 65_536)
+            .collect()
+    };
+    let record = |kind: u8, b: &[u8]| {
+        let mut r = vec![kind];
+        r.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        r.extend_from_slice(b);
+        r
+    };
+    let (indexes, batches) = (positive("index.json"), positive("batch.json"));
+    let mut n = 0;
+    for (i, idx) in indexes.iter().enumerate() {
+        let mut seq = record(0, idx);
+        for b in &batches {
+            seq.extend(record(1, b));
+        }
+        write(&corpus.join("follower"), &format!("spec-{i}"), &seq);
+        n += 1;
+    }
+    n
+}
+
 fn main() {
     let fuzz = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
     let corpus = fuzz.join("corpus");
@@ -92,6 +128,7 @@ fn main() {
             "venue-trace-report" => "venue_trace_report",
             "venue-trace-batch" => "venue_trace_batch",
             "venue-match" => "venue_match",
+            "phone-state" => "phone_state",
             other => panic!("unknown format {other}"),
         };
         for vec in v["vectors"].as_array().unwrap() {
@@ -128,6 +165,7 @@ fn main() {
         }
     }
     n += venue_seeds(&corpus);
+    n += follower_seeds(&fuzz, &corpus);
     // Requests: valid signed uploads for the harness's authority, at the current time.
     let now = UnixTime(
         std::time::SystemTime::now()
