@@ -158,7 +158,11 @@ async fn sigkill_loses_no_acknowledged_upload() {
     let client = Client::new(&format!("https://localhost:{port}"), Some(&ca)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let (missing, published) = loop {
-        let synced = en_client::fetch::sync(&client, &export, None)
+        let mut phone = en_client::fetch::follower(
+            export.clone(),
+            en_protocol::wire::Region::new("VN").unwrap(),
+        );
+        let synced = en_client::fetch::sync(&client, &mut phone, now(), false)
             .await
             .unwrap();
         let all: Vec<[u8; 16]> = synced

@@ -62,9 +62,8 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
 
     // Wait for a batch that contains them, then download as a phone would.
     s.wait_for_window_past(now()).await;
-    let synced = en_client::fetch::sync(&s.client, &s.export, None)
-        .await
-        .unwrap();
+    let mut phone = s.phone();
+    let synced = s.sync(&mut phone).await;
     assert!(!synced.batches.is_empty());
     let mut published: BTreeMap<[u8; 16], en_protocol::wire::key::KeyMetadata> = BTreeMap::new();
     let mut total = 0;
@@ -120,9 +119,7 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
     // The chain continues across syncs: a later sync from the last header accepts only newer batches.
     let last = synced.batches.last().unwrap().0.header().clone();
     s.wait_for_batch(last.sequence).await;
-    let more = en_client::fetch::sync(&s.client, &s.export, Some(last.clone()))
-        .await
-        .unwrap();
+    let more = s.sync(&mut phone).await;
     assert!(!more.batches.is_empty());
     more.batches[0].0.check_follows(&last).unwrap();
 
@@ -274,22 +271,41 @@ async fn tampered_batches_are_refused_by_phones() {
     let s = TestServer::start().await;
     let seq = s.wait_for_batch(0).await;
     let bytes = s.client.get(&format!("/v1/batches/{seq}")).await.unwrap();
-    assert!(en_client::fetch::accept_batch(&bytes, None, &s.export, None).is_ok());
+    let mut phone = s.phone();
+    phone
+        .handle_index(&s.client.get("/v1/index").await.unwrap(), now())
+        .unwrap();
     let mut t = bytes.to_vec();
     let n = t.len();
     t[n - 100] ^= 1; // a key byte
-    let e = en_client::fetch::accept_batch(&t, None, &s.export, None).unwrap_err();
-    match &e {
-        en_client::Error::Protocol { source, .. } => assert!(
-            matches!(source.code(), "bad_signature" | "non_canonical"),
-            "{e}"
-        ),
-        other => panic!("expected a protocol error, got {other}"),
-    }
+                     // Not the batch the signed index announced; the phone's state is unchanged by the refusal.
+    let e = phone.handle_batch(&t, now()).unwrap_err();
+    assert_eq!(e.code(), "batch_hash_mismatch", "{e}");
+    assert_eq!(
+        phone
+            .handle_batch(&bytes, now())
+            .unwrap()
+            .batch()
+            .header()
+            .sequence,
+        1
+    );
+    // Its signature no longer verifies either.
+    let e = en_protocol::wire::batch::SignedBatch::decode(&t)
+        .map_err(en_protocol::Error::from)
+        .and_then(|b| b.verify(&s.export).map(|_| ()))
+        .unwrap_err();
+    assert!(matches!(e.code(), "bad_signature" | "non_canonical"), "{e}");
+    // A phone that trusts another export key refuses the index.
     let other = en_protocol::verify::ExportKeys::from(
         en_protocol::keys::SigningKey::from_seed(&[1; 32]).public_key(),
     );
-    assert!(en_client::fetch::accept_batch(&bytes, None, &other, None).is_err());
+    let mut stranger =
+        en_client::fetch::follower(other, en_protocol::wire::Region::new("VN").unwrap());
+    let e = stranger
+        .handle_index(&s.client.get("/v1/index").await.unwrap(), now())
+        .unwrap_err();
+    assert_eq!(e.code(), "unknown_export_key");
     s.stop().await.unwrap();
 }
 
@@ -339,9 +355,7 @@ async fn uploads_while_batches_close_are_published_exactly_once() {
     // Every key uploaded so far is released by the next boundary: wait for two more batches.
     let seq = s.wait_for_batch(head_before + during).await;
     s.wait_for_batch(seq).await;
-    let synced = en_client::fetch::sync(&s.client, &s.export, None)
-        .await
-        .unwrap();
+    let synced = s.sync(&mut s.phone()).await;
     let mut count: std::collections::HashMap<[u8; 16], usize> = Default::default();
     for (b, _) in &synced.batches {
         for k in b.keys() {

@@ -4,7 +4,6 @@ use en_protocol::hex;
 use en_protocol::verify::ExportKeys;
 use serde_json::json;
 
-use crate::fetch::accept_batch;
 use crate::Error;
 
 /// Keys as JSON, in the form `inspect` prints them.
@@ -25,7 +24,10 @@ fn keys_json(keys: &[en_protocol::wire::key::DiagnosisKey]) -> Vec<serde_json::V
 
 /// `en-sim inspect`: verifies one batch file and describes it as JSON.
 pub fn inspect_batch(bytes: &[u8], trusted: &ExportKeys) -> Result<serde_json::Value, Error> {
-    let v = accept_batch(bytes, None, trusted, None)?;
+    let v = en_protocol::wire::batch::SignedBatch::decode(bytes)
+        .map_err(|e| Error::protocol("the batch", e))?
+        .verify(trusted)
+        .map_err(|e| Error::protocol("the batch", e))?;
     let h = v.header();
     Ok(json!({
         "format": "en-batch-v1",

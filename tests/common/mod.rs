@@ -204,6 +204,24 @@ impl TestServer {
         panic!("no batch past {t:?} within 10 s");
     }
 
+    /// A phone's chain follower for this server (trusting its export keys, region VN).
+    pub fn phone(&self) -> en_protocol::phone::KeyFollower {
+        en_client::fetch::follower(
+            self.export.clone(),
+            en_protocol::wire::Region::new("VN").unwrap(),
+        )
+    }
+
+    /// Downloads what `phone` has not verified yet.
+    pub async fn sync(
+        &self,
+        phone: &mut en_protocol::phone::KeyFollower,
+    ) -> en_client::fetch::Synced {
+        en_client::fetch::sync(&self.client, phone, now(), false)
+            .await
+            .unwrap()
+    }
+
     /// A digest of everything stored (to assert that a request stored nothing).
     pub async fn fingerprint(&self) -> [u8; 32] {
         self.state.store.fingerprint().await.unwrap()

@@ -492,9 +492,9 @@ pub async fn run(
     }
     server.set_time(UnixTime(EPOCH))?;
     let rc = server.risk_config().await?;
-    let mut reference = Downloader::default();
+    let mut reference = Downloader::new(&server);
     let mut fetchers: Vec<Downloader> = (0..cfg.extra_fetchers)
-        .map(|_| Downloader::default())
+        .map(|_| Downloader::new(&server))
         .collect();
     let mut daily = Vec::new();
     let mut fetch_requests = 0u64;
@@ -589,10 +589,10 @@ pub async fn run(
         let boundary = UnixTime(EPOCH + u64::from(day + 1) * 86_400);
         server.set_time(boundary.plus(60))?;
         server.close_window(boundary).await?;
-        let (batches, bytes) = reference.sync(&server).await?;
+        let (batches, bytes) = reference.sync(&server, boundary.plus(60)).await?;
         fetch_requests += 1 + batches.len() as u64;
         for f in &mut fetchers {
-            let (b, _) = f.sync(&server).await?;
+            let (b, _) = f.sync(&server, boundary.plus(60)).await?;
             fetch_requests += 1 + b.len() as u64;
             anyhow::ensure!(
                 b.len() == batches.len(),

@@ -9,7 +9,7 @@ use anyhow::Context;
 use base64::Engine;
 use en_protocol::keys::{PublicKey, SigningKey};
 use en_protocol::verify::ExportKeys;
-use en_protocol::wire::batch::{BatchHeader, VerifiedBatch};
+use en_protocol::wire::batch::VerifiedBatch;
 use en_protocol::wire::config::{RiskConfig, SignedRiskConfig};
 use en_protocol::wire::key::UploadKey;
 use en_protocol::wire::ReportType;
@@ -266,24 +266,33 @@ impl SimServer {
     }
 }
 
-/// A phone's view of the published chain: the last verified batch, and downloaded bytes.
-#[derive(Default)]
+/// A phone's view of the published chain: the protocol's chain follower, and downloaded bytes.
 pub struct Downloader {
-    /// Last verified batch header.
-    pub last: Option<BatchHeader>,
+    follower: en_protocol::phone::KeyFollower,
 }
 
 impl Downloader {
-    /// Fetches and verifies new batches; returns them and the bytes downloaded.
-    pub async fn sync(&mut self, server: &SimServer) -> anyhow::Result<(Vec<VerifiedBatch>, u64)> {
+    /// A phone that trusts the server's export keys and follows region VN.
+    pub fn new(server: &SimServer) -> Self {
+        Downloader {
+            follower: en_client::fetch::follower(
+                server.export.clone(),
+                en_protocol::wire::Region::new("VN").expect("a valid region"),
+            ),
+        }
+    }
+
+    /// Fetches and verifies new batches at `now`; returns them and the bytes downloaded.
+    pub async fn sync(
+        &mut self,
+        server: &SimServer,
+        now: UnixTime,
+    ) -> anyhow::Result<(Vec<VerifiedBatch>, u64)> {
         let before = server
             .client
             .received
             .load(std::sync::atomic::Ordering::Relaxed);
-        let s = en_client::fetch::sync(&server.client, &server.export, self.last.clone()).await?;
-        if let Some((b, _)) = s.batches.last() {
-            self.last = Some(b.header().clone());
-        }
+        let s = en_client::fetch::sync(&server.client, &mut self.follower, now, false).await?;
         let after = server
             .client
             .received

@@ -53,6 +53,15 @@ pub struct ChainHead {
 }
 
 impl ChainHead {
+    /// A head from its parts (as a phone stored it).
+    pub fn new(sequence: u64, hash: BatchHash, window_end: UnixTime) -> Self {
+        ChainHead {
+            sequence,
+            hash,
+            window_end,
+        }
+    }
+
     /// The head a verified batch with this header makes.
     pub fn of(header: &BatchHeader) -> Self {
         ChainHead {
