@@ -294,3 +294,89 @@ async fn connections_beyond_the_limit_are_closed() {
     drop(idle);
     s.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_their_answers_are_cut_off() {
+    // Clients that pipeline requests and never read the answers: once their socket buffers
+    // are full, the server's writes stall; the write deadline closes them, so they cannot keep
+    // the connection slots (before, they held every slot for as long as they liked).
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 2;
+    cfg.min_batch_size = 20_000; // ~350 KB batches: a few answers fill the buffers
+    cfg.limits.max_connections = 6;
+    cfg.limits.write_timeout_seconds = 2;
+    let s = TestServer::start_with(cfg).await;
+    let seq = s.wait_for_batch(0).await;
+    let request = format!("GET /v1/batches/{seq} HTTP/1.1\r\nHost: localhost\r\n\r\n").repeat(200);
+    let mut hogs = Vec::new();
+    for _ in 0..5 {
+        let mut c = tls(&s).await;
+        let req = request.clone();
+        hogs.push(tokio::spawn(async move {
+            // Writes until the server stops reading (or closes); never reads.
+            let _ = c.write_all(req.as_bytes()).await;
+            let _ = c.flush().await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(c);
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t0 = Instant::now();
+    loop {
+        let open = metric(&s, "en_open_connections").await;
+        if open <= 2 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(8),
+            "{open} connections still held by clients that never read, after {:?}",
+            t0.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(metric(&s, "en_write_timeouts_total").await >= 5);
+    healthy(&s).await;
+    for h in hogs {
+        h.abort();
+    }
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_are_bounded() {
+    // One unauthenticated client starts a 1 MiB bulk body and trickles it: it holds the
+    // whole budget, so another body is refused at once with 503 (instead of every connection
+    // making the server buffer a full body).
+    let mut cfg = test_config();
+    cfg.batch_period_seconds = 3600;
+    cfg.limits.request_timeout_seconds = 30;
+    cfg.limits.max_bodies_in_flight_bytes = cfg.limits.max_bulk_body_bytes;
+    let s = TestServer::start_with(cfg).await;
+    let before = s.fingerprint().await;
+    let mut hog = tls(&s).await;
+    let head = format!(
+        "POST /v1/cases/bulk HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"reports\": [\"",
+        s.state.cfg.config.limits.max_bulk_body_bytes
+    );
+    hog.write_all(head.as_bytes()).await.unwrap();
+    hog.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, b, _) = post_json(&s, "/v1/cases", &serde_json::json!({"report": "AAAA"})).await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (503, Some("server_busy")),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().ends_with('.'));
+    // The budget comes back when the hog goes.
+    drop(hog);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, b, _) = post_json(&s, "/v1/cases", &serde_json::json!({"report": "AAAA"})).await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (400, Some("malformed_report")),
+        "{b}"
+    );
+    assert_eq!(s.fingerprint().await, before);
+    s.stop().await.unwrap();
+}

@@ -118,7 +118,9 @@ pub fn check_permissions(cfg: &Resolved) -> Result<(), Error> {
     }
     check_private(&d.replay_key(), 0o600)?;
     check_private(&cfg.path(&cfg.config.tls_key), 0o600)?;
-    // Export keys are checked when read (en_api::keyfile refuses exposed secret files).
+    for k in &cfg.config.export_keys {
+        check_private(&cfg.path(k), 0o600)?;
+    }
     Ok(())
 }
 

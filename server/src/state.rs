@@ -51,6 +51,25 @@ pub struct AppState {
     pub padding_seed: Option<u64>,
     /// Time source.
     pub clock: Clock,
+    /// When the state was built: the origin of the publish release schedule.
+    pub started: tokio::time::Instant,
+}
+
+impl AppState {
+    /// Waits for the next tick of the schedule on which every `POST /v1/publish` answer is
+    /// released (`publish_release_period_ms`): answers leave on the tick whatever work the
+    /// upload took, so a fake and a real upload take the same time to answer.
+    pub async fn publish_release(&self) {
+        let period = self.cfg.config.publish_release_period_ms;
+        if period == 0 {
+            return;
+        }
+        let period = std::time::Duration::from_millis(period);
+        let since = self.started.elapsed();
+        let ticks = since.as_nanos() / period.as_nanos() + 1;
+        let next = self.started + period * u32::try_from(ticks).unwrap_or(u32::MAX);
+        tokio::time::sleep_until(next).await;
+    }
 }
 
 /// A certificate signed at start by a throwaway authority known only to a throwaway
@@ -174,6 +193,7 @@ impl AppState {
             metrics: Metrics::default(),
             bodies: Arc::new(Semaphore::new(permits)),
             clock,
+            started: tokio::time::Instant::now(),
         });
         state.refresh_signed().await?;
         Ok(state)

@@ -70,6 +70,10 @@ pub struct Config {
     /// Every `POST /v1/publish` body must be exactly this long (clients pad), so that uploads
     /// of any size, real or fake, look the same on the wire. 0 accepts any length.
     pub publish_body_bytes: usize,
+    /// Every answer to `POST /v1/publish`, real or fake, accepted or refused, is released at
+    /// the next multiple of this many milliseconds (since the server started), so that the
+    /// time to answer does not depend on what the upload was. 0 answers at once.
+    pub publish_release_period_ms: u64,
     /// Network limits.
     pub limits: Limits,
     /// Exposure scoring parameters published at /v1/config.
@@ -142,6 +146,7 @@ impl Default for Config {
             authority_daily_upload_quota: 10_000,
             max_reports_per_bulk: 100,
             publish_body_bytes: en_api::json::PUBLISH_BODY_BYTES,
+            publish_release_period_ms: 50,
             limits: Limits::default(),
             risk: RiskSettings::default(),
         }
@@ -237,6 +242,9 @@ impl Config {
             return Err(bad(
                 "max_reports_per_bulk must be between 1 and 10000".into()
             ));
+        }
+        if self.publish_release_period_ms > 5_000 {
+            return Err(bad("publish_release_period_ms must be at most 5000".into()));
         }
         if self.max_certificate_lifetime_seconds == 0 {
             return Err(bad(

@@ -28,6 +28,7 @@ const TOP: &[(&str, &str)] = &[
     ("authority_daily_upload_quota", "Uploads accepted per health authority per UTC day (case reports and certified uploads)."),
     ("max_reports_per_bulk", "Most case reports in one POST /v1/cases/bulk (each is verified and counts against the quota)."),
     ("publish_body_bytes", "Every POST /v1/publish body must be exactly this many bytes (clients pad), so real and\n# fake uploads of any size look alike on the wire. 0 accepts any size."),
+    ("publish_release_period_ms", "Answers to POST /v1/publish (real or fake) are released at the next multiple of this\n# many milliseconds, so their timing does not tell them apart. 0 answers at once."),
 ];
 
 /// Comments of the `[limits]` settings.

@@ -62,6 +62,12 @@ pub async fn route<B: ReqBody>(
             "There is no such endpoint; see spec/api.md.",
         )
     })?;
+    if matches!(route, Route::Publish) {
+        // Phone uploads: whatever the outcome, the answer leaves on the release schedule.
+        let r = publish(state, req, allow).await;
+        state.publish_release().await;
+        return r;
+    }
     let method = req.method();
     let ok = match allow {
         POST => method == Method::POST,
@@ -75,7 +81,7 @@ pub async fn route<B: ReqBody>(
         Route::CasesBulk => {
             upload::cases_bulk(state, body::read_json(state, req, true).await?).await
         }
-        Route::Publish => upload::publish(state, body::read_json(state, req, false).await?).await,
+        Route::Publish => unreachable!("handled above"),
         Route::Index => download::index(state),
         Route::Config => download::config(state),
         Route::Batch => download::batch(state, &path["/v1/batches/".len()..], req.headers()),
@@ -86,4 +92,15 @@ pub async fn route<B: ReqBody>(
         )),
         Route::Metrics => Ok(admin::metrics(state)),
     }
+}
+
+async fn publish<B: ReqBody>(
+    state: &Arc<AppState>,
+    req: Request<B>,
+    allow: &'static str,
+) -> Result<Resp, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::method_not_allowed(allow));
+    }
+    upload::publish(state, body::read_json(state, req, false).await?).await
 }

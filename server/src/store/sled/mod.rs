@@ -101,9 +101,12 @@ impl SledStore {
     /// the publication window of a pending key); `secret` keys the token hashes. Must run
     /// inside a tokio runtime (the group committer is a task). Rebuilds the in-memory indexes.
     pub fn open(path: &Path, period: u64, secret: [u8; 32]) -> Result<Self, StoreError> {
+        // No periodic background flush: every write is followed by an explicit commit
+        // (`commit`), which is what makes it durable.
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
             .open()?;
         Self::from_db(db, Some(path.to_path_buf()), period, secret)
     }

@@ -5,6 +5,7 @@
 //! filled with signed, verified and accepted uploads).
 
 mod batch;
+mod chaff;
 mod download;
 mod fixtures;
 mod ingest;
@@ -17,6 +18,7 @@ use en_protocol::UnixTime;
 use serde::Serialize;
 
 pub use batch::{batch_building, wire_size, BatchResult, WireResult};
+pub use chaff::{chaff, ChaffResult};
 pub use download::{download, DownloadResult};
 pub use ingest::{ingest, IngestResult};
 pub use matching::{matching, MatchingResult};
@@ -25,7 +27,7 @@ pub use simulator::{simulator, SimResult};
 /// Arguments of `en-sim bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Only these (comma-separated): matching, batch, ingest, download, wire, simulator.
+    /// Only these (comma-separated): matching, batch, ingest, download, wire, chaff, simulator.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds per timed measurement.
@@ -71,6 +73,10 @@ impl Args {
         if want("wire") {
             step("wire size");
             r.wire = Some(wire_size(10_000)?);
+        }
+        if want("chaff") {
+            step("fake against real uploads");
+            r.chaff = Some(chaff(500)?);
         }
         if want("simulator") {
             step("simulator");
@@ -135,6 +141,8 @@ pub struct BenchReport {
     pub download: Option<DownloadResult>,
     /// Wire size.
     pub wire: Option<WireResult>,
+    /// Fake against real uploads.
+    pub chaff: Option<ChaffResult>,
     /// Simulator.
     pub simulator: Option<SimResult>,
 }
@@ -243,6 +251,23 @@ impl BenchReport {
                 format!("{:.2} bytes/key", w.batch_bytes_per_key),
                 format!("GAEN export.bin+sig {:.2} bytes/key", w.gaen_bytes_per_key),
                 format!("≤ 18: {}", ok(w.batch_bytes_per_key <= 18.0)),
+            ]);
+        }
+        if let Some(c) = &self.chaff {
+            rows.push([
+                format!("fake vs real uploads, {} each", c.per_kind),
+                format!(
+                    "KS D {:.3} (p {:.2}) on answer times; {} request size, {} answer size",
+                    c.ks_d, c.ks_p, c.request_sizes, c.answer_sizes
+                ),
+                format!(
+                    "median {:.2} ms real, {:.2} ms fake (release every {} ms)",
+                    c.real_median_ms, c.fake_median_ms, c.release_period_ms
+                ),
+                format!(
+                    "indistinguishable (D < 0.1, one size): {}",
+                    ok(c.ks_d < 0.1 && c.request_sizes == 1 && c.answer_sizes == 1)
+                ),
             ]);
         }
         if let Some(s) = &self.simulator {
