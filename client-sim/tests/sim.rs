@@ -19,6 +19,10 @@ async fn simulate(cfg: SimConfig) -> en_sim::sim::Outcome {
         out.upload_refusals, 0,
         "the server refused a simulated upload"
     );
+    assert_eq!(
+        out.fake_upload_refusals, 0,
+        "the server refused a fake upload"
+    );
     out
 }
 
@@ -34,8 +38,8 @@ async fn same_seed_same_report_bytes() {
         en_sim::sim::report::write(&d, &out).unwrap();
         reports.push(std::fs::read(d.join("report.json")).unwrap());
         assert!(
-            out.uploads > 0 && out.notified_phones > 0,
-            "the run should exercise uploads and notifications"
+            out.uploads > 0 && out.notified_phones > 0 && out.fake_uploads > 0,
+            "the run should exercise uploads, fake uploads and notifications"
         );
     }
     if reports[0] != reports[1] {
@@ -104,4 +108,33 @@ async fn low_adoption_collapses_coverage() {
         out.recall
     );
     assert!(out.recall < 0.06);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_uploads_change_nothing_but_their_counts() {
+    let report = |chaff: f64| async move {
+        let mut cfg = SimConfig::new(11, 1000, 8, 0.7);
+        cfg.chaff_per_day = chaff;
+        let out = simulate(cfg).await;
+        let mut v = serde_json::to_value(&out).unwrap();
+        let fakes = v["fake_uploads"].take();
+        for key in ["fake_uploads", "fake_upload_refusals"] {
+            v.as_object_mut().unwrap().remove(key);
+            for d in v["daily"].as_array_mut().unwrap() {
+                d.as_object_mut().unwrap().remove(key);
+            }
+        }
+        v["config"].as_object_mut().unwrap().remove("chaff_per_day");
+        (v, fakes.as_u64().unwrap(), out.app_users)
+    };
+    let (without, none, _) = report(0.0).await;
+    let (with, fakes, users) = report(0.5).await;
+    assert_eq!(none, 0);
+    // About half of the app users on each of 8 days, less the few a real upload replaced.
+    let expected = users as f64 * 8.0 * 0.5;
+    assert!(
+        (fakes as f64 - expected).abs() < expected * 0.1,
+        "{fakes} fake uploads, {expected} expected"
+    );
+    assert_eq!(with, without, "fake uploads changed the world");
 }

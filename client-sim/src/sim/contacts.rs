@@ -6,22 +6,6 @@ use rand_chacha::ChaCha20Rng;
 
 use super::population::Population;
 
-/// Kinds of contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Kind {
-    /// Same household, evening.
-    Household = 0,
-    /// Close colleague or classmate.
-    WorkClose = 1,
-    /// Same room, further apart.
-    WorkRoom = 2,
-    /// Market, shop, café.
-    Venue = 3,
-    /// Street, transport.
-    Random = 4,
-}
-
 /// Two people near each other for a while, at a roughly constant distance.
 #[derive(Debug, Clone, Copy)]
 pub struct Session {
@@ -35,26 +19,15 @@ pub struct Session {
     pub duration: u32,
     /// Distance in centimetres.
     pub distance_cm: u16,
-    /// Kind.
-    pub kind: Kind,
 }
 
-fn session(
-    a: u32,
-    b: u32,
-    day: u32,
-    start_s: u32,
-    minutes: u32,
-    metres: f64,
-    kind: Kind,
-) -> Session {
+fn session(a: u32, b: u32, day: u32, start_s: u32, minutes: u32, metres: f64) -> Session {
     Session {
         a,
         b,
         start: day * 86_400 + start_s.min(86_399),
         duration: (minutes * 60).min(86_400 - start_s.min(86_399)),
         distance_cm: (metres * 100.0) as u16,
-        kind,
     }
 }
 
@@ -78,7 +51,6 @@ pub fn day_sessions(
                     start,
                     rng.gen_range(120..=300),
                     rng.gen_range(1.0..3.0),
-                    Kind::Household,
                 ));
             }
         }
@@ -101,7 +73,6 @@ pub fn day_sessions(
                             start,
                             rng.gen_range(30..=180),
                             rng.gen_range(0.8..2.5),
-                            Kind::WorkClose,
                         ));
                     }
                 }
@@ -116,7 +87,6 @@ pub fn day_sessions(
                             start,
                             rng.gen_range(10..=60),
                             rng.gen_range(3.0..8.0),
-                            Kind::WorkRoom,
                         ));
                     }
                 }
@@ -151,7 +121,6 @@ pub fn day_sessions(
                     start,
                     rng.gen_range(5..=40),
                     rng.gen_range(1.0..10.0),
-                    Kind::Venue,
                 ));
             }
         }
@@ -172,7 +141,6 @@ pub fn day_sessions(
                     start,
                     rng.gen_range(1..=20),
                     rng.gen_range(0.5..5.0),
-                    Kind::Random,
                 ));
             }
         }

@@ -18,8 +18,6 @@ pub struct Health {
     pub infectious_to: i32,
     /// Day of a scheduled test.
     pub test_day: Option<i32>,
-    /// Day a positive result arrives.
-    pub confirmed: Option<i32>,
     /// Isolating until this day (exclusive).
     pub isolating_until: i32,
 }

@@ -14,8 +14,6 @@ pub const NO_GROUP: u32 = u32::MAX;
 /// One person.
 #[derive(Debug, Clone)]
 pub struct Person {
-    /// Household index.
-    pub household: u32,
     /// Workplace or school index, or [`NO_GROUP`].
     pub group: u32,
     /// Uses the app.
@@ -45,12 +43,10 @@ impl Population {
         while people.len() < n {
             let size =
                 [1, 2, 3, 3, 4, 4, 4, 5, 5, 6, 7][rng.gen_range(0..11)].min(n - people.len());
-            let h = households.len() as u32;
             let mut members = Vec::with_capacity(size);
             for _ in 0..size {
                 members.push(people.len() as u32);
                 people.push(Person {
-                    household: h,
                     group: NO_GROUP,
                     app: rng.gen_bool(adoption.clamp(0.0, 1.0)),
                     model: rng.gen_range(0..MODELS.len() as u8),

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::Outcome;
+use super::{DayStats, Outcome, SimError};
 
 /// One line of a chart.
 pub struct Series<'a> {
@@ -181,17 +181,18 @@ fn fmt_num(v: f64) -> String {
 }
 
 /// Writes report.json, daily.csv, epidemic.svg and notifications.svg into `dir`.
-pub fn write(dir: &Path, o: &Outcome) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join("report.json"),
-        serde_json::to_string_pretty(o)? + "\n",
-    )?;
-    let mut csv = String::from("day,new_infections,infectious,confirmed,uploads,keys_uploaded,keys_published,notified,isolating,bytes_per_phone,sessions\n");
+pub fn write(dir: &Path, o: &Outcome) -> Result<(), SimError> {
+    std::fs::create_dir_all(dir).map_err(|e| SimError::io("create", dir, e))?;
+    let put = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| SimError::io("write", &path, e))
+    };
+    put("report.json", serde_json::to_string_pretty(o)? + "\n")?;
+    let mut csv = String::from("day,new_infections,infectious,confirmed,uploads,keys_uploaded,keys_published,notified,isolating,bytes_per_phone,sessions,fake_uploads,fake_upload_refusals\n");
     for d in &o.daily {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             d.day,
             d.new_infections,
             d.infectious,
@@ -202,11 +203,13 @@ pub fn write(dir: &Path, o: &Outcome) -> anyhow::Result<()> {
             d.notified,
             d.isolating,
             d.bytes_per_phone,
-            d.sessions
+            d.sessions,
+            d.fake_uploads,
+            d.fake_upload_refusals
         );
     }
-    std::fs::write(dir.join("daily.csv"), csv)?;
-    let col = |f: fn(&super::DayStats) -> u64| {
+    put("daily.csv", csv)?;
+    let col = |f: fn(&DayStats) -> u64| {
         o.daily
             .iter()
             .map(|d| (f64::from(d.day), f(d) as f64))
@@ -216,8 +219,8 @@ pub fn write(dir: &Path, o: &Outcome) -> anyhow::Result<()> {
         "Epidemic: {} people, adoption {:.3}, seed {}",
         o.config.phones, o.config.adoption, o.config.seed
     );
-    std::fs::write(
-        dir.join("epidemic.svg"),
+    put(
+        "epidemic.svg",
         line_chart(
             &title,
             "day",
@@ -242,8 +245,8 @@ pub fn write(dir: &Path, o: &Outcome) -> anyhow::Result<()> {
             None,
         ),
     )?;
-    std::fs::write(
-        dir.join("notifications.svg"),
+    put(
+        "notifications.svg",
         line_chart(
             "Exposure notifications per day",
             "day",
@@ -305,6 +308,10 @@ pub fn summary_table(o: &Outcome, wall_seconds: f64) -> String {
             format!("{:.0}", o.bytes_per_phone_per_day),
         ),
         ("server requests (made)", o.server_requests.to_string()),
+        (
+            "fake uploads (chaff per day)",
+            format!("{} ({})", o.fake_uploads, o.config.chaff_per_day),
+        ),
         ("wall time", format!("{wall_seconds:.1} s")),
     ];
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);

@@ -2,24 +2,24 @@
 //! sled store, or a running one (`--server URL`), both on the simulation's virtual clock.
 
 use std::path::PathBuf;
-
 use std::time::Duration;
 
-use anyhow::Context;
 use base64::Engine;
+use en_client::transport::Client;
 use en_protocol::keys::{PublicKey, SigningKey};
+use en_protocol::phone::FollowerConfig;
 use en_protocol::verify::ExportKeys;
-use en_protocol::wire::batch::VerifiedBatch;
-use en_protocol::wire::config::{RiskConfig, SignedRiskConfig};
 use en_protocol::wire::key::UploadKey;
-use en_protocol::wire::ReportType;
+use en_protocol::wire::{Region, ReportType};
 use en_protocol::{IntervalNumber, UnixTime};
 use rand_chacha::ChaCha20Rng;
 
-use en_client::transport::Client;
+use super::error::SimError;
 
 /// Authority id the simulator registers and signs as.
 pub const AUTHORITY: &str = "sim.moh.vn";
+/// Region of the in-process server (and the default of a running one).
+pub const REGION: &str = "VN";
 
 enum Mode {
     InProcess(Box<en_server::embedded::Embedded>),
@@ -27,6 +27,7 @@ enum Mode {
 }
 
 /// Where to find a running server.
+#[non_exhaustive]
 pub struct External {
     /// URL.
     pub url: String,
@@ -42,6 +43,31 @@ pub struct External {
     pub clock_file: PathBuf,
     /// The server's audience.
     pub audience: String,
+    /// The region it publishes for.
+    pub region: String,
+}
+
+impl External {
+    /// A running server at `url` with these export keys, signing as [`AUTHORITY`] with
+    /// `authority_key`, its clock driven through `clock_file`; no extra CA, audience
+    /// `en-server:VN`, region [`REGION`] (change the fields to differ).
+    pub fn new(
+        url: String,
+        public_keys: Vec<String>,
+        authority_key: PathBuf,
+        clock_file: PathBuf,
+    ) -> Self {
+        External {
+            url,
+            ca: None,
+            public_keys,
+            authority: AUTHORITY.into(),
+            authority_key,
+            clock_file,
+            audience: "en-server:VN".into(),
+            region: REGION.into(),
+        }
+    }
 }
 
 /// A connection to the server plus what the simulator needs to talk to it.
@@ -50,10 +76,12 @@ pub struct SimServer {
     pub client: Client,
     /// Trusted export keys.
     pub export: ExportKeys,
+    region: Region,
     authority: String,
     authority_key: SigningKey,
     audience: String,
     mode: Mode,
+    now: UnixTime,
     /// Upload requests sent.
     pub upload_requests: u64,
     /// Uploads the server refused (should stay 0).
@@ -67,17 +95,21 @@ impl SimServer {
         now: UnixTime,
         authority_key: SigningKey,
         seed: u64,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, SimError> {
         let mut config = en_server::config::Config::default();
         config.batch_period_seconds = 86_400;
         config.authority_daily_upload_quota = 10_000_000;
         config.limits.max_connections = 4096;
+        config.region = REGION.into();
+        // Release phone uploads' answers at once: a simulation has no network observer, and
+        // the release schedule would add up to 50 ms to each of the simulated fakes.
+        config.publish_release_period_ms = 0;
         let server = en_server::embedded::Embedded::start(en_server::embedded::Options {
             config,
             authority: (
                 AUTHORITY.into(),
                 authority_key.public_key(),
-                Some("VN".into()),
+                Some(REGION.into()),
             ),
             clock: en_server::Clock::virtual_at(now),
             transport: en_server::Transport::Tls,
@@ -88,40 +120,50 @@ impl SimServer {
         let client = Client::new(&server.url, Some(&server.ca()))?;
         let export = ExportKeys::new(server.state.export_public_keys.clone());
         let audience = server.state.cfg.config.audience.clone();
+        let region = server.state.cfg.region.clone();
         Ok(SimServer {
             client,
             export,
+            region,
             authority: AUTHORITY.into(),
             authority_key,
             audience,
             mode: Mode::InProcess(Box::new(server)),
+            now,
             upload_requests: 0,
             upload_refusals: 0,
         })
     }
 
     /// Connects to a running server started with `--virtual-clock <clock_file>`.
-    pub fn external(e: External, now: UnixTime) -> anyhow::Result<Self> {
+    pub fn external(e: External, now: UnixTime) -> Result<Self, SimError> {
         let client = Client::new(&e.url, e.ca.as_deref())?;
         let keys = e
             .public_keys
             .iter()
             .map(|k| {
                 PublicKey::from_hex(k).map_err(|_| {
-                    anyhow::anyhow!("--public-key {k:?} is not a hex ed25519 public key")
+                    SimError::Config(format!(
+                        "--public-key {k:?} is not a hex ed25519 public key"
+                    ))
                 })
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let region = Region::new(&e.region).map_err(|_| {
+            SimError::Config(format!("--region {:?} is not a region code", e.region))
+        })?;
         let authority_key = en_api::keyfile::read_signing_key(&e.authority_key)?;
-        let s = SimServer {
+        let mut s = SimServer {
             client,
             export: ExportKeys::new(keys),
+            region,
             authority: e.authority,
             authority_key,
             audience: e.audience,
             mode: Mode::External {
                 clock_file: e.clock_file,
             },
+            now,
             upload_requests: 0,
             upload_refusals: 0,
         };
@@ -129,15 +171,27 @@ impl SimServer {
         Ok(s)
     }
 
+    /// What a phone of this server's region trusts.
+    pub fn follower_config(&self) -> FollowerConfig {
+        FollowerConfig::new(self.export.clone(), self.region.clone())
+    }
+
+    /// The server's clock, as last set.
+    pub fn now(&self) -> UnixTime {
+        self.now
+    }
+
     /// Moves the server's clock.
-    pub fn set_time(&self, now: UnixTime) -> anyhow::Result<()> {
+    pub fn set_time(&mut self, now: UnixTime) -> Result<(), SimError> {
+        self.now = now;
         match &self.mode {
             Mode::InProcess(s) => s.state.clock.set(now),
             Mode::External { clock_file } => {
                 let tmp = clock_file.with_extension("tmp");
-                std::fs::write(&tmp, now.0.to_string())?;
+                std::fs::write(&tmp, now.0.to_string())
+                    .map_err(|e| SimError::io("write", &tmp, e))?;
                 std::fs::rename(&tmp, clock_file)
-                    .with_context(|| format!("cannot write {}", clock_file.display()))?;
+                    .map_err(|e| SimError::io("write", clock_file, e))?;
                 // The server re-reads the file every 50 ms; give it time to see the change.
                 std::thread::sleep(Duration::from_millis(150));
             }
@@ -147,7 +201,7 @@ impl SimServer {
 
     /// Closes the batch window ending at `boundary` (in process: directly; external: waits
     /// until the server's batch worker has published it).
-    pub async fn close_window(&self, boundary: UnixTime) -> anyhow::Result<()> {
+    pub async fn close_window(&self, boundary: UnixTime) -> Result<(), SimError> {
         match &self.mode {
             Mode::InProcess(s) => {
                 en_server::batcher::close_window(&s.state, boundary).await?;
@@ -156,7 +210,8 @@ impl SimServer {
             Mode::External { .. } => {
                 for _ in 0..600 {
                     let raw = self.client.get("/v1/index").await?;
-                    let idx = en_protocol::wire::index::SignedIndex::decode(&raw)?
+                    let idx = en_protocol::wire::index::SignedIndex::decode(&raw)
+                        .map_err(en_protocol::Error::from)?
                         .verify(&self.export)?;
                     if idx
                         .index()
@@ -168,18 +223,9 @@ impl SimServer {
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                anyhow::bail!("the server did not publish the batch ending at {} within 60 s (is it running with --virtual-clock and a 86400 s period?)", boundary.0)
+                Err(SimError::BatchNotPublished { boundary })
             }
         }
-    }
-
-    /// The verified risk configuration.
-    pub async fn risk_config(&self) -> anyhow::Result<RiskConfig> {
-        let raw = self.client.get("/v1/config").await?;
-        Ok(SignedRiskConfig::decode(&raw)?
-            .verify(&self.export)?
-            .config()
-            .clone())
     }
 
     /// Uploads a confirmed case's keys, through the authority (case report) or through the
@@ -191,13 +237,13 @@ impl SimServer {
         now: UnixTime,
         via_authority: bool,
         rng: &mut ChaCha20Rng,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), SimError> {
         let b64 = base64::engine::general_purpose::STANDARD;
         self.upload_requests += 1;
-        let r: anyhow::Result<en_api::json::UploadAccepted> = if via_authority {
+        let r = if via_authority {
             let report = en_client::authority::case_report(
                 &self.authority,
-                "VN",
+                self.region.as_str(),
                 &self.authority_key,
                 keys,
                 ReportType::ConfirmedTest,
@@ -206,7 +252,7 @@ impl SimServer {
                 rng,
             )?;
             self.client
-                .post_json(
+                .post_json::<_, en_api::json::UploadAccepted>(
                     "/v1/cases",
                     &en_api::json::CaseUpload {
                         report: b64.encode(report),
@@ -214,7 +260,7 @@ impl SimServer {
                     },
                 )
                 .await
-                .map_err(Into::into)
+                .map(drop)
         } else {
             let hmac_key: [u8; 32] = rand::Rng::gen(rng);
             let mac = en_protocol::tekmac::tekmac(&hmac_key, &keys, true);
@@ -236,17 +282,12 @@ impl SimServer {
                 &b64.encode(hmac_key),
             )
             .await
-            .map(|n| en_api::json::UploadAccepted {
-                accepted_keys: n,
-                padding: String::new(),
-            })
-            .map_err(Into::into)
+            .map(drop)
         };
-        if let Err(e) = r {
+        r.map_err(|e| {
             self.upload_refusals += 1;
-            return Err(e);
-        }
-        Ok(())
+            e.into()
+        })
     }
 
     /// Seconds the in-process server spent handling requests (sum of request latencies).
@@ -258,48 +299,10 @@ impl SimServer {
     }
 
     /// Stops an in-process server.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(self) -> Result<(), SimError> {
         if let Mode::InProcess(s) = self.mode {
             s.stop().await?;
         }
         Ok(())
-    }
-}
-
-/// A phone's view of the published chain: the protocol's chain follower, and downloaded bytes.
-pub struct Downloader {
-    follower: en_protocol::phone::KeyFollower,
-}
-
-impl Downloader {
-    /// A phone that trusts the server's export keys and follows region VN.
-    pub fn new(server: &SimServer) -> Self {
-        Downloader {
-            follower: en_client::fetch::follower(
-                server.export.clone(),
-                en_protocol::wire::Region::new("VN").expect("a valid region"),
-            ),
-        }
-    }
-
-    /// Fetches and verifies new batches at `now`; returns them and the bytes downloaded.
-    pub async fn sync(
-        &mut self,
-        server: &SimServer,
-        now: UnixTime,
-    ) -> anyhow::Result<(Vec<VerifiedBatch>, u64)> {
-        let before = server
-            .client
-            .received
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let s = en_client::fetch::sync(&server.client, &mut self.follower, now, false).await?;
-        let after = server
-            .client
-            .received
-            .load(std::sync::atomic::Ordering::Relaxed);
-        Ok((
-            s.batches.into_iter().map(|(b, _)| b).collect(),
-            after - before,
-        ))
     }
 }

@@ -43,6 +43,7 @@
 //! assert_eq!(again.encode(), stored);
 //! ```
 
+mod chaff;
 mod chain_state;
 mod device;
 mod exposure;
@@ -51,6 +52,7 @@ mod keyring;
 mod plan;
 mod state;
 
+pub use chaff::ChaffSchedule;
 pub use chain_state::{
     ChainHead, ChainedBatch, FollowerConfig, FollowerState, IndexUpdate, Resync,
     DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS,

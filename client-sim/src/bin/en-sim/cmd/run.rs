@@ -116,6 +116,12 @@ pub struct SimArgs {
     /// The running server's audience.
     #[arg(long, default_value = "en-server:VN")]
     pub audience: String,
+    /// The region the running server publishes for.
+    #[arg(long, default_value = en_sim::sim::server::REGION)]
+    pub region: String,
+    /// Probability that an app user sends a fake upload on a given day (0 for none).
+    #[arg(long, default_value_t = en_sim::sim::DEFAULT_CHAFF_PER_DAY)]
+    pub chaff_per_day: f64,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -130,6 +136,7 @@ impl SimArgs {
             self.close_metres,
             self.case_report_share,
             self.beta,
+            self.chaff_per_day,
         ]
         .iter()
         .all(|v| v.is_finite());
@@ -159,6 +166,10 @@ impl SimArgs {
             "--beta must be between 0 and 1"
         );
         anyhow::ensure!(
+            (0.0..=1.0).contains(&self.chaff_per_day),
+            "--chaff-per-day must be between 0 and 1"
+        );
+        anyhow::ensure!(
             self.threads.is_none_or(|t| t >= 1),
             "--threads must be at least 1"
         );
@@ -174,6 +185,7 @@ impl SimArgs {
         c.case_report_share = self.case_report_share;
         c.epidemic.beta = self.beta;
         c.epidemic.notified_isolate = !self.no_isolation;
+        c.chaff_per_day = self.chaff_per_day;
         if let Some(t) = self.threads {
             c.threads = t.max(1);
         }
@@ -182,26 +194,28 @@ impl SimArgs {
 
     async fn server(&self) -> anyhow::Result<SimServer> {
         let now = en_protocol::UnixTime(EPOCH);
-        match &self.server {
-            Some(url) => SimServer::external(
-                External {
-                    url: url.clone(),
-                    ca: self.ca.clone(),
-                    public_keys: self.public_key.clone(),
-                    authority: self.authority.clone(),
-                    authority_key: self.authority_key.clone().expect("required by clap"),
-                    clock_file: self.server_clock_file.clone().expect("required by clap"),
-                    audience: self.audience.clone(),
-                },
-                now,
-            ),
+        let server = match &self.server {
+            Some(url) => {
+                let mut e = External::new(
+                    url.clone(),
+                    self.public_key.clone(),
+                    self.authority_key.clone().expect("required by clap"),
+                    self.server_clock_file.clone().expect("required by clap"),
+                );
+                e.ca = self.ca.clone();
+                e.authority = self.authority.clone();
+                e.audience = self.audience.clone();
+                e.region = self.region.clone();
+                SimServer::external(e, now)?
+            }
             None => {
                 let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(en_sim::sim::ble::mix(
                     self.seed ^ 0xa11,
                 ));
-                SimServer::in_process(now, SigningKey::generate(&mut rng), self.seed).await
+                SimServer::in_process(now, SigningKey::generate(&mut rng), self.seed).await?
             }
-        }
+        };
+        Ok(server)
     }
 }
 
