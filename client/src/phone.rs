@@ -52,7 +52,8 @@ fn padded(body: &PublishUpload) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// Sends a fake (chaff) upload: answered like a real one, stores nothing.
+/// Sends a fake (chaff) upload: the same size on the wire as a real one (every upload is
+/// padded to [`PUBLISH_BODY_BYTES`]), answered like one, and stores nothing.
 pub async fn chaff(
     client: &Client,
     now: UnixTime,
@@ -60,13 +61,17 @@ pub async fn chaff(
 ) -> Result<(), Error> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let keys = phone_keys(14, now, rng);
+    let mut cert = [0u8; 160];
+    rng.fill_bytes(&mut cert);
+    let mut hmac_key = [0u8; 32];
+    rng.fill_bytes(&mut hmac_key);
     let body = PublishUpload {
-        certificate: b64.encode([0u8; 200]),
-        hmac_key: b64.encode([0u8; 32]),
+        certificate: b64.encode(cert),
+        hmac_key: b64.encode(hmac_key),
         keys: keys.iter().map(JsonKey::from_upload_key).collect(),
         fake: true,
         padding: None,
     };
-    let _: UploadAccepted = client.post_json("/v1/publish", &body).await?;
+    let _: UploadAccepted = client.post_raw("/v1/publish", padded(&body)?).await?;
     Ok(())
 }
