@@ -17,7 +17,6 @@ if ! PYTHONPATH=$ST_DIR python3 -c "import sys, schemathesis; sys.exit(schemathe
   # --target: a private directory, also where the system Python refuses installs (PEP 668).
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$ST_DIR" "schemathesis==$ST_VERSION"
 fi
-st() { PYTHONPATH=$ST_DIR python3 -m schemathesis.cli run spec/openapi.yaml --no-color "$@"; }
 
 cargo build --quiet -p en-server -p en-sim
 bin=target/debug
@@ -28,6 +27,9 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+spec=$PWD/spec/openapi.yaml
+# Runs from the temporary directory: Schemathesis and Hypothesis leave caches where they run.
+st() { (cd "$tmp" && PYTHONPATH=$ST_DIR python3 -m schemathesis.cli run "$spec" --no-color "$@"); }
 
 data=$tmp/data
 "$bin/en-server" init --dir "$data" >/dev/null
