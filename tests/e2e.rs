@@ -373,3 +373,46 @@ async fn uploads_while_batches_close_are_published_exactly_once() {
     }
     s.stop().await.unwrap();
 }
+
+/// `en-server serve` takes its data directory relative to the working directory (`./en-data`
+/// by default): the server must find that directory's authority registry, or it knows no
+/// authority and refuses every upload as `unknown_authority`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_data_directory_knows_its_authorities() {
+    let cwd = std::env::current_dir().unwrap();
+    // Under the working directory, so that it can be named relative to it.
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = if base.starts_with(&cwd) {
+        base
+    } else {
+        cwd.as_path()
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("relative-data-dir-")
+        .tempdir_in(base)
+        .unwrap();
+    let rel = tmp.path().strip_prefix(&cwd).unwrap();
+    let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(1);
+    let authority = en_protocol::keys::SigningKey::generate(&mut rng);
+    let cfg = make_data_dir(rel, &test_config(), &authority);
+    assert!(cfg.data_dir.is_relative());
+    let state = en_server::AppState::open(cfg, test_clock()).await.unwrap();
+    let keys = en_client::phone::phone_keys(2, now(), &mut rng);
+    let report = en_client::authority::case_report(
+        AUTHORITY,
+        "VN",
+        &authority,
+        keys,
+        ReportType::ConfirmedTest,
+        None,
+        now(),
+        &mut rng,
+    )
+    .unwrap();
+    let signed = en_protocol::wire::case_report::SignedCaseReport::decode(&report).unwrap();
+    assert!(
+        signed.verify(&state.registry).is_ok(),
+        "the registry of {} was not found",
+        rel.display()
+    );
+}

@@ -1,7 +1,8 @@
 //! The one table of the server's error codes: code, HTTP status, and when it is answered.
 //!
 //! The server turns every refusal into one of these (`server/src/error.rs`); clients match on
-//! them; `spec/api.md` lists them, and a test checks that the spec's table and this one agree.
+//! them; `spec/api.md` lists them and `spec/openapi.yaml` has one schema per status, and tests
+//! check that both agree with this table.
 
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $variant:ident = ($code:literal, $status:literal), )*) => {
@@ -164,6 +165,52 @@ mod tests {
         assert!(
             missing.is_empty() && extra.is_empty(),
             "spec/api.md and ErrorCode disagree: not in the spec {missing:?}; only in the spec {extra:?}"
+        );
+    }
+
+    /// Every `(status, code)` pair of spec/openapi.yaml: the `enum: [...]` line of each
+    /// `ErrorNNN:` schema (the file keeps that shape for this test).
+    fn openapi_table() -> BTreeSet<(u16, String)> {
+        let spec =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/openapi.yaml"))
+                .expect("spec/openapi.yaml");
+        let schemas = spec
+            .split("\n  schemas:\n")
+            .nth(1)
+            .and_then(|s| s.split("\n  responses:\n").next())
+            .expect("spec/openapi.yaml has components/schemas");
+        let mut out = BTreeSet::new();
+        let mut status = None;
+        for line in schemas.lines() {
+            let t = line.trim();
+            if let Some(n) = line
+                .strip_prefix("    Error")
+                .and_then(|r| r.strip_suffix(':'))
+                .and_then(|n| n.parse::<u16>().ok())
+            {
+                status = Some(n);
+            } else if let (Some(s), Some(list)) = (status, t.strip_prefix("enum: [")) {
+                for code in list.trim_end_matches(']').split(',') {
+                    out.insert((s, code.trim().to_string()));
+                }
+                status = None;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn codes_and_statuses_match_the_openapi_schemas() {
+        let ours: BTreeSet<(u16, String)> = ErrorCode::ALL
+            .iter()
+            .map(|c| (c.status(), c.as_str().to_string()))
+            .collect();
+        let spec = openapi_table();
+        let missing: Vec<_> = ours.difference(&spec).collect();
+        let extra: Vec<_> = spec.difference(&ours).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "spec/openapi.yaml and ErrorCode disagree: not in the spec {missing:?}; only in the spec {extra:?}"
         );
     }
 

@@ -159,3 +159,129 @@ impl JsonKey {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use en_protocol::keys::PublicKey;
+    use en_protocol::verify::AuthorityInfo;
+    use en_protocol::wire::case_report::SignedCaseReport;
+    use en_protocol::wire::certificate::SignedCertificate;
+    use en_protocol::wire::{Audience, AuthorityId, Region};
+    use en_protocol::UnixTime;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    /// The authority that signed the examples of spec/openapi.yaml, as the spec names it.
+    const EXAMPLE_AUTHORITY: (&str, &str) = (
+        "moh.vn",
+        "6fa4ff6b647c6415fdabe78d098f60bd4d773f7b616c61db415df5f66944a2fc",
+    );
+    /// When the examples were captured (inside the certificate's hour of validity).
+    const CAPTURED_AT: UnixTime = UnixTime(1_795_397_400);
+
+    /// The request example of the operation whose body is `schema`. The file writes it as one
+    /// line of JSON, or as `key: <JSON>` lines and `- <JSON>` list items (the only YAML this
+    /// reads).
+    fn example(spec: &str, schema: &str) -> Value {
+        let marker = format!("schemas/{schema}' }}");
+        let mut lines = spec.lines().skip_while(|l| !l.contains(&marker)).skip(1);
+        let first = lines.next().expect("an example follows the schema");
+        let indent = first.len() - first.trim_start().len();
+        let rest = first
+            .trim()
+            .strip_prefix("example:")
+            .expect("example:")
+            .trim();
+        if !rest.is_empty() {
+            return serde_json::from_str(rest).expect("a JSON example");
+        }
+        let mut out = Map::new();
+        let mut list: Option<String> = None;
+        for l in lines.take_while(|l| l.len() - l.trim_start().len() > indent) {
+            let t = l.trim();
+            if t.starts_with('#') {
+                continue;
+            }
+            if let Some(item) = t.strip_prefix("- ") {
+                let key = list.as_ref().expect("a list item under a key");
+                let v: Value = serde_json::from_str(item).expect("a JSON item");
+                out[key].as_array_mut().expect("a list").push(v);
+            } else if let Some(key) = t.strip_suffix(':') {
+                out.insert(key.into(), Value::Array(vec![]));
+                list = Some(key.into());
+            } else {
+                let (key, v) = t.split_once(": ").expect("key: value");
+                out.insert(key.into(), serde_json::from_str(v).expect("a JSON value"));
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn registry(spec: &str) -> BTreeMap<AuthorityId, AuthorityInfo> {
+        let (id, key) = EXAMPLE_AUTHORITY;
+        assert!(
+            spec.contains(key),
+            "the spec names the examples' authority key"
+        );
+        BTreeMap::from([(
+            AuthorityId::new(id).unwrap(),
+            AuthorityInfo {
+                public_key: PublicKey::from_hex(key).unwrap(),
+                region: Some(Region::new("VN").unwrap()),
+                revoked: false,
+            },
+        )])
+    }
+
+    fn b64(s: &str) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+    }
+
+    /// The examples of spec/openapi.yaml are real uploads, not invented bytes: their
+    /// signatures verify with the key the spec names, the certificate covers the keys, and
+    /// the phone upload is padded as phones pad it.
+    #[test]
+    fn the_openapi_examples_are_real_uploads() {
+        let spec =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/openapi.yaml"))
+                .expect("spec/openapi.yaml");
+        let registry = registry(&spec);
+
+        let case: CaseUpload = serde_json::from_value(example(&spec, "CaseUpload")).unwrap();
+        let bulk: BulkCaseUpload =
+            serde_json::from_value(example(&spec, "BulkCaseUpload")).unwrap();
+        assert_eq!(bulk.reports.len(), 2);
+        for report in std::iter::once(&case.report).chain(&bulk.reports) {
+            let signed = SignedCaseReport::decode(&b64(report)).unwrap();
+            signed.verify(&registry).expect("a signed case report");
+        }
+
+        let publish: PublishUpload =
+            serde_json::from_value(example(&spec, "PublishUpload")).unwrap();
+        assert_eq!(
+            Some(serde_json::to_vec(&publish).unwrap()),
+            publish.to_padded_json(PUBLISH_BODY_BYTES),
+            "the example is padded to exactly {PUBLISH_BODY_BYTES} bytes"
+        );
+        let keys = publish
+            .keys
+            .iter()
+            .map(JsonKey::to_upload_key)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        SignedCertificate::decode(&b64(&publish.certificate))
+            .unwrap()
+            .verify(
+                &registry,
+                &Audience::new("en-server:VN").unwrap(),
+                CAPTURED_AT,
+                0,
+            )
+            .expect("a signed certificate")
+            .bind(keys, &b64(&publish.hmac_key))
+            .expect("the certificate covers the keys");
+    }
+}

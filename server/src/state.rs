@@ -176,7 +176,9 @@ impl AppState {
         let objects_dir = DataDir::new(&cfg.data_dir).objects();
         let objects =
             Objects::open(&objects_dir).map_err(|e| Error::io("open", &objects_dir, e))?;
-        let registry = Registry::open(cfg.path(&DataDir::new(&cfg.data_dir).authorities()))?;
+        // `DataDir` paths already include the data directory: `cfg.path` would add it twice
+        // when it is relative (`--dir en-data`), and the server would know no authority.
+        let registry = Registry::open(DataDir::new(&cfg.data_dir).authorities())?;
         let permits = body_permits(cfg.config.limits.max_bodies_in_flight_bytes) as usize;
         let policy = cfg.accept_policy();
         let decoy = Decoy::new(&policy, clock.now())?;
