@@ -48,8 +48,7 @@ async fn real_and_fake_uploads_look_the_same() {
     for i in (1..bodies.len()).rev() {
         bodies.swap(i, rng.gen_range(0..=i));
     }
-    let http = reqwest::Client::builder()
-        .use_rustls_tls()
+    let http = en_client::transport::builder()
         .add_root_certificate(
             reqwest::Certificate::from_pem(&std::fs::read(s.ca()).unwrap()).unwrap(),
         )

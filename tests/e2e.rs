@@ -138,8 +138,7 @@ async fn batches_are_immutable_and_cacheable() {
     let s = TestServer::start().await;
     let seq = s.wait_for_batch(0).await;
     let pem = std::fs::read(s.ca()).unwrap();
-    let http = reqwest::Client::builder()
-        .use_rustls_tls()
+    let http = en_client::transport::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
         .build()
         .unwrap();

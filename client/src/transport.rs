@@ -18,6 +18,18 @@ pub struct Client {
     pub received: Arc<AtomicU64>,
 }
 
+/// A `reqwest` client builder with rustls on the `ring` provider (installed as the process's
+/// default provider the first time; our TLS never uses another). Everything in this
+/// workspace that speaks HTTPS as a client builds on it.
+pub fn builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Fails only if another provider was installed first, which we never do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
 impl Client {
     /// A client for `base` (e.g. `https://localhost:8443`), trusting `ca` (PEM) in addition to
     /// the system's roots when given.
@@ -28,8 +40,7 @@ impl Client {
                 "--server must be an http(s):// URL, got {base}"
             )));
         }
-        let mut b = reqwest::Client::builder()
-            .use_rustls_tls()
+        let mut b = builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("en-client/", env!("CARGO_PKG_VERSION")));

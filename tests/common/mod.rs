@@ -255,8 +255,7 @@ pub async fn try_post_raw(
     body: Vec<u8>,
 ) -> Result<(u16, serde_json::Value, usize), reqwest::Error> {
     let pem = std::fs::read(server.ca()).unwrap();
-    let http = reqwest::Client::builder()
-        .use_rustls_tls()
+    let http = en_client::transport::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
         .build()
         .unwrap();

@@ -80,8 +80,7 @@ pub fn chaff(n: usize) -> anyhow::Result<ChaffResult> {
             bodies.swap(i, rng.gen_range(0..=i));
         }
         let pem = std::fs::read(s.server.ca())?;
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
+        let http = en_client::transport::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
             .build()?;
         let url = format!("{}/v1/publish", s.server.url);

@@ -51,8 +51,7 @@ pub fn download(seconds: f64, concurrency: usize) -> anyhow::Result<DownloadResu
         .ok_or_else(|| anyhow::anyhow!("no batch"))?;
         let (url, ca) = (s.server.url.clone(), s.server.ca());
         let pem = std::fs::read(&ca)?;
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
+        let client = en_client::transport::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
             .build()?;
         let rss_before = rss_mib();

@@ -157,8 +157,7 @@ pub fn ingest(seconds: f64, bulk: usize) -> anyhow::Result<IngestResult> {
         let bound = verify_rate * cores;
 
         let pem = std::fs::read(&ca)?;
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
+        let client = en_client::transport::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
             .pool_max_idle_per_host(64)
             .build()?;
