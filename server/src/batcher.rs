@@ -2,8 +2,13 @@
 //! re-signs the index and the risk configuration so they stay fresh, and applies retention.
 //!
 //! Publication order makes what phones see durable ([`crate::objects`]): the batch object,
-//! then the chain head in the store, then the index that lists the batch. A crash in between
-//! leaves a batch no index lists; the next attempt rebuilds it.
+//! then the chain head in the store, then the index that lists the batch. An attempt that dies
+//! in between leaves a batch object that no index lists; the next attempt (in this process
+//! after a restart, or in the replica that takes the batch lock) adopts it as it is, so a
+//! batch object is written once and a web server or CDN in front never sees two versions.
+//!
+//! With several replicas, only the one holding the batch lock ([`Store::batch_lock`]) runs
+//! this worker's publishing side; the others serve what it publishes.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -15,7 +20,6 @@ use en_protocol::wire::batch::{Batch, BatchHeader, SignedBatch, GENESIS_HASH};
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::UnixTime;
 
-use crate::datadir::DataDir;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store::ChainHead;
@@ -28,23 +32,104 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Serve(format!("batch task failed: {e}")))?
 }
 
+/// Publishes `header`'s batch, whose object is written: moves the chain head (from the head
+/// it was built on only), then signs and writes the index that lists it.
+async fn publish(state: &AppState, header: &BatchHeader) -> Result<(), Error> {
+    let entry = IndexEntry {
+        sequence: header.sequence,
+        window_start: header.window_start,
+        window_end: header.window_end,
+        hash: header.hash,
+        size: header.size,
+    };
+    state
+        .store
+        .publish(
+            &entry,
+            ChainHead {
+                sequence: header.sequence,
+                hash: header.hash,
+                window_end: header.window_end,
+                cut: header.window_end,
+            },
+        )
+        .await?;
+    publish_index(state).await
+}
+
+/// The batch object of `sequence` that an interrupted attempt wrote, if it is exactly the
+/// next batch: it verifies, chains onto `head`, starts at `window_start`, and holds every key
+/// released by its window end. (The cut moved to that window end, durably, before the attempt
+/// read the keys, so no key released by then can have arrived since.)
+async fn written_before(
+    state: &AppState,
+    sequence: u64,
+    prev_hash: [u8; 32],
+    window_start: UnixTime,
+) -> Result<Option<BatchHeader>, Error> {
+    let Some(bytes) = state
+        .objects
+        .stored_batch(sequence)
+        .await
+        .map_err(|e| Error::io("read a batch from", state.objects.location(), e))?
+    else {
+        return Ok(None);
+    };
+    let trusted = en_protocol::verify::ExportKeys::new(state.export_public_keys.clone());
+    let batch = match SignedBatch::decode(&bytes)
+        .map_err(en_protocol::Error::from)
+        .and_then(|b| b.verify(&trusted))
+    {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(sequence, error = %e, "an unlisted batch object does not verify; building the batch again");
+            return Ok(None);
+        }
+    };
+    let h = batch.header().clone();
+    if h.sequence != sequence || h.prev_hash != prev_hash || h.window_start != window_start {
+        tracing::warn!(sequence, "an unlisted batch object does not follow the chain head; building the batch again");
+        return Ok(None);
+    }
+    let inside: std::collections::HashSet<[u8; 16]> =
+        batch.keys().iter().map(|k| *k.key.as_bytes()).collect();
+    let released = state.store.released_before(h.window_end).await?;
+    if !released.iter().all(|k| inside.contains(k.key.as_bytes())) {
+        tracing::warn!(sequence, "an unlisted batch object lacks keys of its window; building the batch again");
+        return Ok(None);
+    }
+    Ok(Some(h))
+}
+
 /// Closes the window ending at `boundary` if it is due. Returns the new batch's header.
 ///
-/// First moves the publication cut to `boundary`: once the store has done so, every upload
-/// released before the boundary is stored, and every later one is released after it (in the
-/// next window). Then reads the window's keys, pads, signs and publishes. If publishing
-/// fails, the next attempt reads the same keys again.
+/// First moves the publication cut to `boundary`, durably: once the store has done so, every
+/// upload released before the boundary is stored, and every later one is released after it
+/// (in the next window). Then reads the window's keys, pads, signs and publishes. If
+/// publishing fails, the next attempt adopts the batch object already written (see
+/// [`written_before`]), or reads the same keys again.
 pub async fn close_window(
     state: &AppState,
     boundary: UnixTime,
 ) -> Result<Option<BatchHeader>, Error> {
     let period = state.cfg.config.batch_period_seconds;
-    let head = state.store.head().await?;
-    let window_start = head.map_or(UnixTime(boundary.0.saturating_sub(period)), |h| {
+    let mut head = state.store.head().await?;
+    let mut window_start = head.map_or(UnixTime(boundary.0.saturating_sub(period)), |h| {
         h.window_end
     });
     if boundary <= window_start {
         return Ok(None);
+    }
+    let sequence = head.map_or(1, |h| h.sequence + 1);
+    let prev_hash = head.map_or(GENESIS_HASH, |h| h.hash);
+    if let Some(h) = written_before(state, sequence, prev_hash, window_start).await? {
+        publish(state, &h).await?;
+        tracing::info!(sequence, "published a batch an interrupted attempt had written");
+        if h.window_end >= boundary {
+            return Ok(Some(h));
+        }
+        head = state.store.head().await?;
+        window_start = h.window_end;
     }
     state.store.advance_cut(boundary).await?;
     let real = state.store.released_before(boundary).await?;
@@ -85,35 +170,18 @@ pub async fn close_window(
         Ok((Bytes::from(bytes), header))
     })
     .await?;
-    let objects = state.objects.clone();
-    let dir = DataDir::new(&state.cfg.data_dir).objects();
-    let b = bytes.clone();
-    blocking(move || {
-        objects
-            .put_batch(sequence, b)
-            .map_err(|e| Error::io("write a batch to", &dir, e))
-    })
-    .await?;
-    let entry = IndexEntry {
-        sequence: header.sequence,
-        window_start: header.window_start,
-        window_end: header.window_end,
-        hash: header.hash,
-        size: header.size,
-    };
+    // A replica that lost the batch lock must not write over the next holder's batch.
+    if !state.store.batch_lock().await? {
+        return Err(Error::Serve(
+            "this replica no longer holds the batch lock".into(),
+        ));
+    }
     state
-        .store
-        .publish(
-            &entry,
-            ChainHead {
-                sequence: header.sequence,
-                hash: header.hash,
-                window_end: boundary,
-                cut: boundary,
-            },
-        )
-        .await?;
-    publish_index(state).await?;
+        .objects
+        .put_batch(sequence, bytes)
+        .await
+        .map_err(|e| Error::io("write a batch to", state.objects.location(), e))?;
+    publish(state, &header).await?;
     let m = &state.metrics;
     m.batches_published.fetch_add(1, Relaxed);
     m.keys_published
@@ -142,20 +210,16 @@ pub async fn apply_retention(state: &AppState, now: UnixTime) -> Result<(), Erro
     if removed.is_empty() {
         return Ok(());
     }
-    // The index stops listing them first, then their files go.
+    // The index stops listing them first, then their objects go.
     publish_index(state).await?;
-    let objects = state.objects.clone();
-    let dir = DataDir::new(&state.cfg.data_dir).objects();
     let n = removed.len();
-    blocking(move || {
-        for seq in removed {
-            objects
-                .remove_batch(seq)
-                .map_err(|e| Error::io("delete a batch in", &dir, e))?;
-        }
-        Ok(())
-    })
-    .await?;
+    for seq in removed {
+        state
+            .objects
+            .remove_batch(seq)
+            .await
+            .map_err(|e| Error::io("delete a batch in", state.objects.location(), e))?;
+    }
     tracing::info!(removed = n, "expired batches deleted");
     Ok(())
 }
@@ -164,10 +228,18 @@ fn last_boundary(now: UnixTime, period: u64) -> UnixTime {
     UnixTime(now.0 - now.0 % period)
 }
 
+/// How often a replica that does not hold the batch lock tries to take it and reloads what
+/// the holder published.
+const FOLLOWER_POLL: Duration = Duration::from_secs(1);
+
 /// Runs until `shutdown` fires: at each boundary, close the window and apply retention; in
 /// between, re-sign the index and risk configuration every `index_refresh_seconds`.
 /// On start it catches up on a window missed while the server was down (one batch covering
 /// the whole gap, so windows stay contiguous).
+///
+/// With several replicas, only the holder of the batch lock does this; the others try to
+/// take the lock every [`FOLLOWER_POLL`] and meanwhile serve what the holder published. A
+/// replica that takes the lock over closes the window that is due and re-signs the index.
 pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let period = state.cfg.config.batch_period_seconds;
     let refresh = state.cfg.config.index_refresh_seconds;
@@ -175,29 +247,52 @@ pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receive
     // at the first boundary after the start (not one that ended before the server existed).
     let started = last_boundary(state.clock.now(), period);
     let mut signed_at = state.clock.now();
+    let mut leading = true;
     loop {
-        let now = state.clock.now();
-        let boundary = last_boundary(now, period);
-        let has_chain = matches!(state.store.head().await, Ok(Some(_)));
-        if boundary > started || has_chain {
-            match close_window(&state, boundary).await {
-                Ok(Some(_)) => signed_at = state.clock.now(),
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "closing the batch failed; will retry"),
+        let was_leading = leading;
+        leading = match state.store.batch_lock().await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the batch lock; not publishing");
+                false
             }
-            if let Err(e) = apply_retention(&state, state.clock.now()).await {
-                tracing::error!(error = %e, "retention failed; will retry");
+        };
+        state.metrics.batch_lock_held.store(u64::from(leading), Relaxed);
+        if leading && !was_leading {
+            signed_at = UnixTime(0); // taken over: sign a fresh index now
+        }
+        if leading {
+            let now = state.clock.now();
+            let boundary = last_boundary(now, period);
+            let has_chain = matches!(state.store.head().await, Ok(Some(_)));
+            if boundary > started || has_chain {
+                match close_window(&state, boundary).await {
+                    Ok(Some(_)) => signed_at = state.clock.now(),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "closing the batch failed; will retry"),
+                }
+                if let Err(e) = apply_retention(&state, state.clock.now()).await {
+                    tracing::error!(error = %e, "retention failed; will retry");
+                }
             }
+            let now = state.clock.now();
+            if now.0 >= signed_at.0 + refresh {
+                match state.refresh_signed().await {
+                    Ok(()) => signed_at = now,
+                    Err(e) => {
+                        tracing::error!(error = %e, "re-signing the index failed; will retry")
+                    }
+                }
+            }
+        } else if let Err(e) = state.reload_published().await {
+            tracing::warn!(error = %e, "reading the published index failed; will retry");
         }
         let now = state.clock.now();
-        if now.0 >= signed_at.0 + refresh {
-            match state.refresh_signed().await {
-                Ok(()) => signed_at = now,
-                Err(e) => tracing::error!(error = %e, "re-signing the index failed; will retry"),
-            }
-        }
         let next = (last_boundary(now, period).0 + period).min(signed_at.0 + refresh);
         let mut wait = Duration::from_millis(next.saturating_sub(now.0) * 1000 + 50);
+        if !leading {
+            wait = wait.min(FOLLOWER_POLL);
+        }
         if state.clock.is_virtual() {
             wait = wait.min(Duration::from_millis(100));
         }

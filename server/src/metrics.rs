@@ -36,6 +36,8 @@ pub struct Metrics {
     pub write_timeouts: AtomicU64,
     /// Connections currently open (TLS handshake included).
     pub open_connections: AtomicU64,
+    /// 1 while this process holds the batch lock (closes the batches), else 0.
+    pub batch_lock_held: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -130,6 +132,12 @@ impl Metrics {
             "en_open_connections",
             "Connections currently open.",
             self.open_connections.load(Relaxed),
+        );
+        gauge(
+            &mut s,
+            "en_batch_lock_held",
+            "1 while this replica holds the batch lock and closes the batches.",
+            self.batch_lock_held.load(Relaxed),
         );
         let _ = writeln!(s, "# HELP en_request_duration_seconds Request latency.\n# TYPE en_request_duration_seconds histogram");
         for (i, b) in BUCKETS.iter().enumerate() {

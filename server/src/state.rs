@@ -16,12 +16,12 @@ use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::config::Resolved;
-use crate::datadir::{self, DataDir};
+use crate::datadir::DataDir;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::objects::Objects;
 use crate::registry::Registry;
-use crate::store::{SledStore, Store};
+use crate::store::Store;
 
 /// Everything a request handler or the batcher needs.
 pub struct AppState {
@@ -124,20 +124,8 @@ impl AppState {
     /// directory, loads keys and registry, and signs a fresh index and risk configuration.
     /// Must run inside a tokio runtime.
     pub async fn open(cfg: Resolved, clock: Clock) -> Result<Arc<Self>, Error> {
-        let store = Self::open_store(&cfg)?;
+        let store = crate::store::open::open(&cfg).await?;
         Self::build(cfg, store, clock, None).await
-    }
-
-    fn open_store(cfg: &Resolved) -> Result<Arc<dyn Store>, Error> {
-        datadir::check_permissions(cfg)?;
-        let d = DataDir::new(&cfg.data_dir);
-        let secret = datadir::read_replay_key(&d.replay_key())?;
-        datadir::create_private_dir(&d.db()).map_err(|e| Error::io("create", &d.db(), e))?;
-        Ok(Arc::new(SledStore::open(
-            &d.db(),
-            cfg.config.batch_period_seconds,
-            secret,
-        )?))
     }
 
     /// Builds the state around an already opened store.
@@ -155,7 +143,7 @@ impl AppState {
         clock: Clock,
         padding_seed: u64,
     ) -> Result<Arc<Self>, Error> {
-        let store = Self::open_store(&cfg)?;
+        let store = crate::store::open::open(&cfg).await?;
         Self::build(cfg, store, clock, Some(padding_seed)).await
     }
 
@@ -173,9 +161,7 @@ impl AppState {
                 export_public_keys.push(pk);
             }
         }
-        let objects_dir = DataDir::new(&cfg.data_dir).objects();
-        let objects =
-            Objects::open(&objects_dir).map_err(|e| Error::io("open", &objects_dir, e))?;
+        let objects = crate::objects::open_store(&cfg).await?;
         // `DataDir` paths already include the data directory: `cfg.path` would add it twice
         // when it is relative (`--dir en-data`), and the server would know no authority.
         let registry = Registry::open(DataDir::new(&cfg.data_dir).authorities())?;
@@ -197,8 +183,24 @@ impl AppState {
             clock,
             started: tokio::time::Instant::now(),
         });
-        state.refresh_signed().await?;
+        // One process writes the published objects: the one that holds the batch lock
+        // (always, with sled). Another replica serves what that one published.
+        if state.store.batch_lock().await.unwrap_or(false) {
+            state.refresh_signed().await?;
+        } else {
+            state.reload_published().await?;
+        }
         Ok(state)
+    }
+
+    /// Serves the index and risk configuration that the replica holding the batch lock
+    /// published (see [`Objects::reload`]).
+    pub async fn reload_published(&self) -> Result<(), Error> {
+        let trusted = en_protocol::verify::ExportKeys::new(self.export_public_keys.clone());
+        self.objects
+            .reload(&trusted)
+            .await
+            .map_err(|e| Error::io("read", self.objects.location(), e))
     }
 
     /// Signs the risk configuration and the index again with the current time and publishes
@@ -226,16 +228,12 @@ impl AppState {
             }
             .sign(&self.export_key)?,
         );
-        let (objects, dir) = (
-            self.objects.clone(),
-            DataDir::new(&self.cfg.data_dir).objects(),
-        );
-        tokio::task::spawn_blocking(move || {
-            objects.put_config(config)?;
-            objects.put_index(index, listed)
-        })
-        .await
-        .map_err(|e| Error::Serve(e.to_string()))?
-        .map_err(|e| Error::io("write", &dir, e))
+        let o = &self.objects;
+        o.put_config(config)
+            .await
+            .map_err(|e| Error::io("write", o.location(), e))?;
+        o.put_index(index, listed)
+            .await
+            .map_err(|e| Error::io("write", o.location(), e))
     }
 }

@@ -4,89 +4,11 @@
 //! of a stored upload is recognised, and the token that could tie keys to a patient is kept
 //! only as a keyed hash, apart from the keys.
 
-use std::collections::BTreeMap;
+mod support;
 
-use en_protocol::accept::{AcceptPolicy, AcceptedUpload};
-use en_protocol::keys::{SigningKey, TemporaryExposureKey};
-use en_protocol::verify::AuthorityInfo;
-use en_protocol::wire::case_report::{CaseReport, SignedCaseReport};
-use en_protocol::wire::index::IndexEntry;
-use en_protocol::wire::key::{DiagnosisKey, UploadKey};
-use en_protocol::wire::{Audience, AuthorityId, Region, ReportType};
-use en_protocol::{IntervalNumber, UnixTime};
-use en_server::store::{ChainHead, Inserted, SledStore, Store, StoreError};
-
-const DAY: u64 = 86_400;
-/// Day 20400, 01:00 UTC.
-const NOW: UnixTime = UnixTime(20_400 * DAY + 3_600);
-const SECRET: [u8; 32] = [9; 32];
-
-fn authority() -> SigningKey {
-    SigningKey::from_seed(&[5; 32])
-}
-
-/// A case report with `nonce` for keys `(first byte, UTC day)`, signed at `now`, verified and
-/// accepted exactly as the upload path does.
-fn upload(nonce: u8, keys: &[(u8, u32)], now: UnixTime) -> AcceptedUpload {
-    let id = AuthorityId::new("moh").unwrap();
-    let report = CaseReport {
-        authority: id.clone(),
-        region: Region::new("VN").unwrap(),
-        report_type: ReportType::ConfirmedTest,
-        symptom_onset: None,
-        issued_at: now,
-        nonce: [nonce; 16],
-        keys: keys
-            .iter()
-            .map(|(b, day)| UploadKey {
-                key: TemporaryExposureKey::from_bytes([*b; 16]),
-                rolling_start: IntervalNumber(day * 144),
-                rolling_period: 144,
-                transmission_risk: 4,
-            })
-            .collect(),
-    }
-    .sign(&authority())
-    .unwrap();
-    let registry = BTreeMap::from([(
-        id,
-        AuthorityInfo {
-            public_key: authority().public_key(),
-            region: None,
-            revoked: false,
-        },
-    )]);
-    let policy = AcceptPolicy::new(Region::new("VN").unwrap(), Audience::new("a").unwrap());
-    SignedCaseReport::decode(&report)
-        .unwrap()
-        .verify(&registry)
-        .unwrap()
-        .accept(&policy, now)
-        .unwrap()
-}
-
-fn teks(keys: &[DiagnosisKey]) -> Vec<u8> {
-    let mut v: Vec<u8> = keys.iter().map(|k| k.key.as_bytes()[0]).collect();
-    v.sort_unstable();
-    v
-}
-
-async fn publish(store: &SledStore, sequence: u64, cut: UnixTime) {
-    let head = ChainHead {
-        sequence,
-        hash: [sequence as u8; 32],
-        window_end: cut,
-        cut,
-    };
-    let entry = IndexEntry {
-        sequence,
-        window_start: cut.minus(DAY),
-        window_end: cut,
-        hash: head.hash,
-        size: 5,
-    };
-    store.publish(&entry, head).await.unwrap();
-}
+use en_protocol::UnixTime;
+use en_server::store::{Inserted, SledStore, Store, StoreError};
+use support::store::*;
 
 #[tokio::test]
 async fn checks_pending_keys_and_retention_survive_a_restart() {

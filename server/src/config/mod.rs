@@ -4,6 +4,7 @@
 //! Every setting has a default and a comment in the generated file ([`template`]); relative
 //! paths are relative to the data directory, so a data directory can be moved as a whole.
 
+mod deploy;
 mod risk;
 mod template;
 
@@ -14,6 +15,7 @@ use en_protocol::validate::UploadPolicy;
 use en_protocol::wire::{Audience, Region};
 use serde::{Deserialize, Serialize};
 
+pub use deploy::{DirSetting, ObjectsSetting, PostgresSetting, S3Setting, StoreSetting};
 pub use risk::RiskSettings;
 
 use crate::error::Error;
@@ -74,6 +76,11 @@ pub struct Config {
     /// the next multiple of this many milliseconds (since the server started), so that the
     /// time to answer does not depend on what the upload was. 0 answers at once.
     pub publish_release_period_ms: u64,
+    /// Where uploads and the chain head are stored: sled (default) or a shared PostgreSQL.
+    pub store: StoreSetting,
+    /// Where batches, the index and the risk configuration are published: the data
+    /// directory's `objects/` (default), another directory, or an S3-compatible bucket.
+    pub objects: ObjectsSetting,
     /// Network limits.
     pub limits: Limits,
     /// Exposure scoring parameters published at /v1/config.
@@ -105,6 +112,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// `max-age` for batch downloads.
     pub batch_cache_max_age_seconds: u64,
+    /// `max-age` of the index and risk configuration objects in an object store (what a CDN
+    /// in front may cache them for).
+    pub index_cache_max_age_seconds: u64,
 }
 
 impl Default for Limits {
@@ -119,6 +129,7 @@ impl Default for Limits {
             write_timeout_seconds: 10,
             max_connections: 1024,
             batch_cache_max_age_seconds: 14 * 86_400,
+            index_cache_max_age_seconds: 60,
         }
     }
 }
@@ -147,6 +158,8 @@ impl Default for Config {
             max_reports_per_bulk: 100,
             publish_body_bytes: en_api::json::PUBLISH_BODY_BYTES,
             publish_release_period_ms: 50,
+            store: StoreSetting::default(),
+            objects: ObjectsSetting::default(),
             limits: Limits::default(),
             risk: RiskSettings::default(),
         }
@@ -249,6 +262,17 @@ impl Config {
         if self.max_certificate_lifetime_seconds == 0 {
             return Err(bad(
                 "max_certificate_lifetime_seconds must be positive".into()
+            ));
+        }
+        if let StoreSetting::Postgres(p) = &self.store {
+            p.check().map_err(bad)?;
+        }
+        if let ObjectsSetting::S3(s) = &self.objects {
+            s.bucket_and_prefix().map_err(bad)?;
+        }
+        if l.index_cache_max_age_seconds > self.index_refresh_seconds {
+            return Err(bad(
+                "limits.index_cache_max_age_seconds must not exceed index_refresh_seconds".into(),
             ));
         }
         self.risk

@@ -29,6 +29,8 @@ const TOP: &[(&str, &str)] = &[
     ("max_reports_per_bulk", "Most case reports in one POST /v1/cases/bulk (each is verified and counts against the quota)."),
     ("publish_body_bytes", "Every POST /v1/publish body must be exactly this many bytes (clients pad), so real and\n# fake uploads of any size look alike on the wire. 0 accepts any size."),
     ("publish_release_period_ms", "Answers to POST /v1/publish (real or fake) are released at the next multiple of this\n# many milliseconds, so their timing does not tell them apart. 0 answers at once."),
+    ("store", "Where uploads and the chain head are stored: \"sled\" (db/ here; one process), or a\n# PostgreSQL database that several replicas share (docs/deployment.md):\n#   store = { postgres = \"postgres://en@db.example:5432/en\", password_file = \"db.password\" }\n# (or password_env = \"EN_DB_PASSWORD\"; never the password in the URL; pool_size = 16;\n# ?sslmode=require with ca_file = \"db-ca.pem\" for TLS)."),
+    ("objects", "Where batches, the index and the risk configuration are published: \"local\" (objects/\n# here), { dir = \"/srv/en-objects\" } (e.g. served by nginx), or an S3-compatible bucket\n# that a CDN serves: { s3 = \"s3://bucket/prefix\", endpoint = \"https://…\", region = \"…\",\n# access_key_id = \"…\", secret_access_key_file = \"s3.secret\" } (or the AWS_* variables)."),
 ];
 
 /// Comments of the `[limits]` settings.
@@ -42,6 +44,7 @@ const LIMITS: &[(&str, &str)] = &[
     ("write_timeout_seconds", "A connection whose peer takes none of our bytes for this long is closed (clients that\n# pipeline requests and never read the answers cannot hold a connection)."),
     ("max_connections", "Open connections at most; connections beyond are closed at once."),
     ("batch_cache_max_age_seconds", "Cache-Control max-age of batch downloads (batches are immutable)."),
+    ("index_cache_max_age_seconds", "Cache-Control max-age of the index and risk configuration in an object store (what\n# a CDN may cache them for; at most index_refresh_seconds)."),
 ];
 
 const RISK_HEADER: &str =

@@ -50,7 +50,11 @@ pub fn config(state: &Arc<AppState>) -> Result<Resp, ApiError> {
 }
 
 /// One immutable batch, with a strong ETag and 304 on `If-None-Match`.
-pub fn batch(state: &Arc<AppState>, seq: &str, headers: &HeaderMap) -> Result<Resp, ApiError> {
+pub async fn batch(
+    state: &Arc<AppState>,
+    seq: &str,
+    headers: &HeaderMap,
+) -> Result<Resp, ApiError> {
     if seq.is_empty() || !seq.bytes().all(|c| c.is_ascii_digit()) || seq.starts_with('0') {
         return Err(ApiError::new(
             ErrorCode::InvalidSequence,
@@ -68,6 +72,7 @@ pub fn batch(state: &Arc<AppState>, seq: &str, headers: &HeaderMap) -> Result<Re
     let (bytes, hash) = state
         .objects
         .batch(n)
+        .await
         .map_err(storage)?
         .ok_or_else(not_found)?;
     let etag = format!("\"{}\"", en_protocol::hex::encode(&hash));

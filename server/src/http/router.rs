@@ -84,7 +84,9 @@ pub async fn route<B: ReqBody>(
         Route::Publish => unreachable!("handled above"),
         Route::Index => download::index(state),
         Route::Config => download::config(state),
-        Route::Batch => download::batch(state, &path["/v1/batches/".len()..], req.headers()),
+        Route::Batch => {
+            download::batch(state, &path["/v1/batches/".len()..], req.headers()).await
+        }
         Route::Healthz => Ok(super::respond(
             hyper::StatusCode::OK,
             "text/plain",

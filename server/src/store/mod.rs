@@ -14,11 +14,18 @@
 //!   certificate id, which the authority could tie to a patient) is kept apart from the keys,
 //!   only as a keyed hash, and only until it expires;
 //! - [`Store::publish`] records a published batch and moves the chain head durably; keys
-//!   are published exactly once.
+//!   are published exactly once, and the chain head moves only from the head the batch was
+//!   built on (a replica that lost the batch lock cannot fork the chain).
 //!
-//! The published bytes themselves (batches, index) live in [`crate::objects`].
+//! Two implementations: [`sled`] (embedded, one process, the default) and [`postgres`] (one
+//! database shared by several `en-server` replicas; [`Store::batch_lock`] picks the replica
+//! that closes windows). The published bytes themselves (batches, index) live in
+//! [`crate::objects`].
 
+pub mod open;
+pub mod postgres;
 pub mod sled;
+pub mod token;
 
 use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::batch::BatchHash;
@@ -26,6 +33,7 @@ use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::UnixTime;
 
+pub use self::postgres::PgStore;
 pub use self::sled::SledStore;
 
 /// The head of the published hash chain.
@@ -77,6 +85,13 @@ pub enum StoreError {
     /// The database was written with the store layout of an earlier version.
     #[error("{0}")]
     OldLayout(&'static str),
+    /// The chain head is not the one the batch was built on: another replica published.
+    #[error("the chain head moved: {0}")]
+    ChainMoved(String),
+    /// This server's settings differ from those the shared database was started with (the
+    /// replay secret, the batch period): replicas must share them.
+    #[error("{0}")]
+    Incompatible(String),
 }
 
 impl StoreError {
@@ -97,6 +112,12 @@ impl From<::sled::Error> for StoreError {
     }
 }
 
+/// End of the publication window of a key released at `release` with batches every
+/// `period` seconds: the first window end strictly after it.
+pub(crate) fn window_end_after(release: u64, period: u64) -> u64 {
+    (release / period + 1) * period
+}
+
 /// A store of accepted uploads and of the chain head (see the module docs for its contract).
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -113,8 +134,9 @@ pub trait Store: Send + Sync + 'static {
     /// The chain head, if a batch was published.
     async fn head(&self) -> Result<Option<ChainHead>, StoreError>;
 
-    /// Moves the publication cut to `cut`: once it returns, every upload that will be
-    /// released before `cut` is stored, and later ones are released after it.
+    /// Moves the publication cut to `cut`, durably: once it returns, every upload that will
+    /// be released before `cut` is stored, and later ones (on any replica) are released after
+    /// it, also after a restart.
     async fn advance_cut(&self, cut: UnixTime) -> Result<(), StoreError>;
 
     /// Keys released before `cut` and not yet published.
@@ -140,4 +162,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes everything written so far durable (at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Takes the batch lock, or checks that this process still holds it: `true` if this
+    /// process is the one that closes windows and writes the published objects. A replica
+    /// that dies loses it, and another takes it on its next try. A store only one process
+    /// opens (sled) always holds it.
+    async fn batch_lock(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }

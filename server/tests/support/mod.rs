@@ -1,6 +1,11 @@
 //! What the server's own integration tests share.
 #![allow(dead_code)]
 
+// The throwaway PostgreSQL cluster, shared with the end-to-end tests and the benchmarks.
+#[path = "../../../tests/common/pg.rs"]
+pub mod pg;
+pub mod store;
+
 use en_protocol::keys::SigningKey;
 use en_protocol::wire::key::UploadKey;
 use en_protocol::wire::ReportType;

@@ -9,6 +9,7 @@
 //! | `quota` | UTC day u64 ‖ authority | uploads that day u64 |
 //! | `batch_meta` | sequence u64 | index entry (window, hash, size) |
 //! | `meta` | `head` | chain head (sequence, hash, window end, cut) |
+//! | `meta` | `cut` | the publication cut u64 (see [`Store::advance_cut`]) |
 //! | `chaff` | `r`, `p`, `q` | what the last fake upload wrote (overwritten each time) |
 //!
 //! An upload is one sled transaction over `uploads`, `replay` and `quota`, then a group
@@ -32,15 +33,14 @@ use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::UnixTime;
-use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
-use zeroize::Zeroizing;
 
 use self::commit::Committer;
 use self::ledger::{HashMap, HashSet, Ledger, Replay, TokenHash};
 use self::record::Record;
+use super::token::TokenHasher;
 use super::{ChainHead, Inserted, Store, StoreError};
 
 const OLD_LAYOUT: &str = "this database uses the store layout of an earlier en-server (batches \
@@ -62,7 +62,7 @@ pub struct SledStore {
     /// The publication cut (see [`Store::advance_cut`]); uploads hold the read side while
     /// they insert, the batcher takes the write side to move it.
     cut: Arc<RwLock<u64>>,
-    secret: Arc<Zeroizing<[u8; 32]>>,
+    hasher: TokenHasher,
     committer: Committer,
 }
 
@@ -149,7 +149,7 @@ impl SledStore {
             db,
             ledger: Arc::default(),
             cut: Arc::default(),
-            secret: Arc::new(Zeroizing::new(secret)),
+            hasher: TokenHasher::new(secret),
         };
         let published = s.head_sync()?.map_or(0, |h| h.cut.0);
         let mut l = Ledger {
@@ -184,7 +184,8 @@ impl SledStore {
             let authority = String::from_utf8_lossy(&k[8..]).into_owned();
             l.quota.insert((u64_of(&k[..8]), authority), u64_of(&v));
         }
-        *s.cut.write().expect("cut lock") = published;
+        let cut = s.meta.get("cut")?.map_or(0, |v| u64_of(&v));
+        *s.cut.write().expect("cut lock") = published.max(cut);
         *s.ledger() = l;
         Ok(s)
     }
@@ -193,38 +194,10 @@ impl SledStore {
         self.ledger.lock().expect("store ledger lock")
     }
 
-    fn mac(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        let mut m = <Hmac<Sha256>>::new_from_slice(self.secret.as_slice()).expect("any key length");
-        m.update(label);
-        for p in parts {
-            m.update(&be(p.len() as u64));
-            m.update(p);
-        }
-        m.finalize().into_bytes().into()
-    }
-
-    /// The keyed hash of an upload's token, and the keyed digest of its keys.
-    fn replay_of(&self, u: &AcceptedUpload) -> (TokenHash, [u8; 32]) {
-        let token = self.mac(b"en/v1/replay-token", &[&u.token().to_bytes()]);
-        let mut keys: Vec<[u8; 24]> = u
-            .keys()
-            .iter()
-            .map(|k| {
-                let mut b = [0u8; 24];
-                b[..16].copy_from_slice(k.key.key.as_bytes());
-                b[16..].copy_from_slice(&k.key.meta.to_bytes());
-                b
-            })
-            .collect();
-        keys.sort_unstable();
-        let flat: Vec<u8> = keys.concat();
-        (token, self.mac(b"en/v1/replay-keys", &[&flat]))
-    }
-
     /// End of the publication window of a key released at `release`: the first window end
     /// strictly after it.
     fn slot_end(&self, release: u64) -> u64 {
-        (release / self.period + 1) * self.period
+        super::window_end_after(release, self.period)
     }
 
     fn record(&self, seq: u64) -> Result<Option<Record>, StoreError> {
@@ -258,7 +231,7 @@ impl SledStore {
     /// before, nothing written.
     fn write(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<bool, StoreError> {
         let replays: Vec<(TokenHash, [u8; 32])> =
-            uploads.iter().map(|u| self.replay_of(u)).collect();
+            uploads.iter().map(|u| self.hasher.replay_of(u)).collect();
         let cut = self.cut.read().expect("cut lock");
         let mut l = self.ledger();
         // A retry: every token was stored before with exactly these keys.
@@ -389,9 +362,15 @@ impl Store for SledStore {
     }
 
     async fn advance_cut(&self, cut: UnixTime) -> Result<(), StoreError> {
-        let mut c = self.cut.write().expect("cut lock");
-        *c = (*c).max(cut.0);
-        Ok(())
+        {
+            let mut c = self.cut.write().expect("cut lock");
+            *c = (*c).max(cut.0);
+            self.meta.insert("cut", &be(*c))?;
+        }
+        // Durable before the batch is built: after a crash the cut is where it was, so the
+        // window is rebuilt from the same keys (see `batcher::close_window`). The commit also
+        // covers every upload written under the old cut.
+        self.durable().await
     }
 
     async fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, StoreError> {
