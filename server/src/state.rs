@@ -21,7 +21,11 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::objects::Objects;
 use crate::registry::Registry;
-use crate::store::{SledStore, Store};
+use crate::store::{CodeStore, SledStore, Store};
+use crate::verification::Verification;
+
+/// The upload store and the verification-code store on the same database.
+type Stores = (Arc<dyn Store>, Arc<dyn CodeStore>);
 
 /// Everything a request handler or the batcher needs.
 pub struct AppState {
@@ -49,6 +53,10 @@ pub struct AppState {
     /// sequence), so that a simulated run is reproducible byte for byte. `None` (always, in
     /// a real server): the OS's generator.
     pub padding_seed: Option<u64>,
+    /// Verification codes, tokens and the certificates signed for phones.
+    pub verification: Arc<Verification>,
+    /// The health authority console's sessions and throttles (admin listener).
+    pub console: crate::console::Console,
     /// Time source.
     pub clock: Clock,
     /// When the state was built: the origin of the publish release schedule.
@@ -124,29 +132,29 @@ impl AppState {
     /// directory, loads keys and registry, and signs a fresh index and risk configuration.
     /// Must run inside a tokio runtime.
     pub async fn open(cfg: Resolved, clock: Clock) -> Result<Arc<Self>, Error> {
-        let store = Self::open_store(&cfg)?;
-        Self::build(cfg, store, clock, None).await
+        let (store, codes) = Self::open_store(&cfg)?;
+        Self::build(cfg, store, codes, clock, None).await
     }
 
-    fn open_store(cfg: &Resolved) -> Result<Arc<dyn Store>, Error> {
+    fn open_store(cfg: &Resolved) -> Result<Stores, Error> {
         datadir::check_permissions(cfg)?;
         let d = DataDir::new(&cfg.data_dir);
         let secret = datadir::read_replay_key(&d.replay_key())?;
         datadir::create_private_dir(&d.db()).map_err(|e| Error::io("create", &d.db(), e))?;
-        Ok(Arc::new(SledStore::open(
-            &d.db(),
-            cfg.config.batch_period_seconds,
-            secret,
-        )?))
+        let store = SledStore::open(&d.db(), cfg.config.batch_period_seconds, secret)?;
+        let codes = store.code_store()?;
+        Ok((Arc::new(store), Arc::new(codes)))
     }
 
-    /// Builds the state around an already opened store.
+    /// Builds the state around an already opened store (verification codes in a temporary
+    /// store).
     pub async fn with_store(
         cfg: Resolved,
         store: Arc<dyn Store>,
         clock: Clock,
     ) -> Result<Arc<Self>, Error> {
-        Self::build(cfg, store, clock, None).await
+        let codes = SledStore::temporary(cfg.config.batch_period_seconds)?.code_store()?;
+        Self::build(cfg, store, Arc::new(codes), clock, None).await
     }
 
     /// [`AppState::open`] for a simulation whose padding must be reproducible.
@@ -155,13 +163,14 @@ impl AppState {
         clock: Clock,
         padding_seed: u64,
     ) -> Result<Arc<Self>, Error> {
-        let store = Self::open_store(&cfg)?;
-        Self::build(cfg, store, clock, Some(padding_seed)).await
+        let (store, codes) = Self::open_store(&cfg)?;
+        Self::build(cfg, store, codes, clock, Some(padding_seed)).await
     }
 
     async fn build(
         cfg: Resolved,
         store: Arc<dyn Store>,
+        codes: Arc<dyn CodeStore>,
         clock: Clock,
         padding_seed: Option<u64>,
     ) -> Result<Arc<Self>, Error> {
@@ -182,6 +191,19 @@ impl AppState {
         let permits = body_permits(cfg.config.limits.max_bodies_in_flight_bytes) as usize;
         let policy = cfg.accept_policy();
         let decoy = Decoy::new(&policy, clock.now())?;
+        let d = DataDir::new(&cfg.data_dir);
+        datadir::create_secret(&d.codes_key())?;
+        let verification = Arc::new(
+            Verification::new(
+                codes,
+                datadir::read_replay_key(&d.codes_key())?,
+                &d.authority_keys(),
+                cfg.config.console.clone(),
+                clock.now(),
+            )
+            .await?,
+        );
+        let console = crate::console::Console::new(&cfg);
         let state = Arc::new(AppState {
             padding_seed,
             decoy,
@@ -194,6 +216,8 @@ impl AppState {
             export_public_keys,
             metrics: Metrics::default(),
             bodies: Arc::new(Semaphore::new(permits)),
+            verification,
+            console,
             clock,
             started: tokio::time::Instant::now(),
         });

@@ -4,6 +4,7 @@
 //! Every setting has a default and a comment in the generated file ([`template`]); relative
 //! paths are relative to the data directory, so a data directory can be moved as a whole.
 
+mod console;
 mod risk;
 mod template;
 
@@ -14,6 +15,7 @@ use en_protocol::validate::UploadPolicy;
 use en_protocol::wire::{Audience, Region};
 use serde::{Deserialize, Serialize};
 
+pub use console::ConsoleSettings;
 pub use risk::RiskSettings;
 
 use crate::error::Error;
@@ -78,6 +80,8 @@ pub struct Config {
     pub limits: Limits,
     /// Exposure scoring parameters published at /v1/config.
     pub risk: RiskSettings,
+    /// Verification codes and the health authority console.
+    pub console: ConsoleSettings,
 }
 
 /// Limits that keep slow or hostile clients from holding the server.
@@ -149,6 +153,7 @@ impl Default for Config {
             publish_release_period_ms: 50,
             limits: Limits::default(),
             risk: RiskSettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }
@@ -251,6 +256,9 @@ impl Config {
                 "max_certificate_lifetime_seconds must be positive".into()
             ));
         }
+        self.console
+            .check(self.max_certificate_lifetime_seconds)
+            .map_err(bad)?;
         self.risk
             .to_risk_config(en_protocol::UnixTime(0))
             .map_err(|m| bad(format!("risk: {m}")))?;

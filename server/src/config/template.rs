@@ -44,6 +44,10 @@ const LIMITS: &[(&str, &str)] = &[
     ("batch_cache_max_age_seconds", "Cache-Control max-age of batch downloads (batches are immutable)."),
 ];
 
+const CONSOLE_HEADER: &str =
+    "# Verification codes (POST /v1/verify, /v1/certificate) and the health authority console
+# (on the admin listener); spec/verification.md.";
+
 const RISK_HEADER: &str =
     "# Exposure scoring parameters, signed and published at /v1/config (spec/wire-format.md §7).
 # Weights are hundredths (100 = 1.0, at most 250). infectiousness_by_dsos: 29 values for days
@@ -73,6 +77,8 @@ pub fn render(config: &Config) -> String {
     section(&mut out, &all, TOP);
     out.push_str("\n[limits]\n");
     section(&mut out, &table("limits"), LIMITS);
+    out.push_str(&format!("\n{CONSOLE_HEADER}\n[console]\n"));
+    section(&mut out, &table("console"), super::console::COMMENTS);
     out.push_str(&format!(
         "\n{RISK_HEADER}\n[risk]\n{}",
         toml::to_string(&config.risk).expect("risk settings serialize")
@@ -88,10 +94,15 @@ mod tests {
     fn every_setting_is_commented_and_the_file_parses_back() {
         let c = Config::default();
         let all = toml::Table::try_from(&c).unwrap();
-        let documented: Vec<&str> = TOP.iter().chain(LIMITS).map(|(k, _)| *k).collect();
+        let documented: Vec<&str> = TOP
+            .iter()
+            .chain(LIMITS)
+            .chain(super::super::console::COMMENTS)
+            .map(|(k, _)| *k)
+            .collect();
         for (k, v) in &all {
             match v.as_table() {
-                Some(t) if k == "limits" => {
+                Some(t) if k == "limits" || k == "console" => {
                     for k in t.keys() {
                         assert!(
                             documented.contains(&k.as_str()),

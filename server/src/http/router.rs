@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hyper::{Method, Request};
 
-use super::{admin, body, download, upload, ReqBody, Resp};
+use super::{admin, body, download, upload, verify, ReqBody, Resp};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,6 +24,9 @@ enum Route {
     Cases,
     CasesBulk,
     Publish,
+    Verify,
+    Certificate,
+    Console,
     Index,
     Config,
     Batch,
@@ -40,6 +43,11 @@ fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
         (Listener::Public, "/v1/cases") => (Route::Cases, POST),
         (Listener::Public, "/v1/cases/bulk") => (Route::CasesBulk, POST),
         (Listener::Public, "/v1/publish") => (Route::Publish, POST),
+        (Listener::Public, "/v1/verify") => (Route::Verify, POST),
+        (Listener::Public, "/v1/certificate") => (Route::Certificate, POST),
+        (Listener::Admin, p) if p == "/" || p == "/console" || p.starts_with("/console/") => {
+            (Route::Console, "")
+        }
         (Listener::Public, "/v1/index") => (Route::Index, GET),
         (Listener::Public, "/v1/config") => (Route::Config, GET),
         (Listener::Public, p) if p.starts_with("/v1/batches/") => (Route::Batch, GET),
@@ -62,11 +70,15 @@ pub async fn route<B: ReqBody>(
             "There is no such endpoint; see spec/api.md.",
         )
     })?;
-    if matches!(route, Route::Publish) {
-        // Phone uploads: whatever the outcome, the answer leaves on the release schedule.
-        let r = publish(state, req, allow).await;
+    if matches!(route, Route::Publish | Route::Verify | Route::Certificate) {
+        // Phone requests: whatever the outcome, the answer leaves on the release schedule.
+        let r = phone(state, route, req, allow).await;
         state.publish_release().await;
         return r;
+    }
+    if matches!(route, Route::Console) {
+        // The console answers its own methods and renders its own errors as pages.
+        return crate::console::route(state, req).await;
     }
     let method = req.method();
     let ok = match allow {
@@ -81,7 +93,9 @@ pub async fn route<B: ReqBody>(
         Route::CasesBulk => {
             upload::cases_bulk(state, body::read_json(state, req, true).await?).await
         }
-        Route::Publish => unreachable!("handled above"),
+        Route::Publish | Route::Verify | Route::Certificate | Route::Console => {
+            unreachable!("handled above")
+        }
         Route::Index => download::index(state),
         Route::Config => download::config(state),
         Route::Batch => download::batch(state, &path["/v1/batches/".len()..], req.headers()),
@@ -94,13 +108,19 @@ pub async fn route<B: ReqBody>(
     }
 }
 
-async fn publish<B: ReqBody>(
+async fn phone<B: ReqBody>(
     state: &Arc<AppState>,
+    route: Route,
     req: Request<B>,
     allow: &'static str,
 ) -> Result<Resp, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed(allow));
     }
-    upload::publish(state, body::read_json(state, req, false).await?).await
+    let body = body::read_json(state, req, false).await?;
+    match route {
+        Route::Verify => verify::verify(state, body).await,
+        Route::Certificate => verify::certificate(state, body).await,
+        _ => upload::publish(state, body).await,
+    }
 }

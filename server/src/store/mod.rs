@@ -16,8 +16,10 @@
 //! - [`Store::publish`] records a published batch and moves the chain head durably; keys
 //!   are published exactly once.
 //!
-//! The published bytes themselves (batches, index) live in [`crate::objects`].
+//! The published bytes themselves (batches, index) live in [`crate::objects`]; verification
+//! codes in a [`CodeStore`] ([`codes`]), on the same database.
 
+pub mod codes;
 pub mod sled;
 
 use en_protocol::accept::AcceptedUpload;
@@ -26,6 +28,8 @@ use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::UnixTime;
 
+pub use self::codes::CodeStore;
+pub use self::sled::codes::SledCodeStore;
 pub use self::sled::SledStore;
 
 /// The head of the published hash chain.

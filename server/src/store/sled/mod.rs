@@ -21,6 +21,8 @@
 //! the database), and deleted when the token expires (at most the certificate lifetime plus
 //! the clock skew, or the report age for case reports).
 
+mod code_records;
+pub mod codes;
 pub mod commit;
 mod ledger;
 pub mod record;
@@ -554,6 +556,11 @@ impl SledStore {
         self.flush().await?;
         self.committer.stop().await;
         Ok(())
+    }
+
+    /// The verification-code store on the same database, sharing the group commit.
+    pub fn code_store(&self) -> Result<codes::SledCodeStore, super::codes::CodeStoreError> {
+        codes::SledCodeStore::open(&self.db, self.committer.clone())
     }
 
     /// The underlying database (tests that inspect trees).
