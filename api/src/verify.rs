@@ -215,6 +215,17 @@ pub struct VerifyAnswer {
     pub padding: String,
 }
 
+impl std::fmt::Debug for VerifyAnswer {
+    // The token is a secret until it is spent.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyAnswer")
+            .field("token", &"<token>")
+            .field("token_expires_at", &self.token_expires_at)
+            .field("test_type", &self.test_type)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `POST /v1/certificate`: a phone exchanges a token and its tekmac for a certificate.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

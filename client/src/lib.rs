@@ -6,6 +6,7 @@
 //! - [`transport`]: the HTTPS client (rustls), with refusals as typed errors;
 //! - [`authority`]: a health authority's case reports and verification certificates;
 //! - [`phone`]: a phone's keys, tekmac, certified and fake uploads;
+//! - [`verify`]: a phone redeems a verification code for a certificate and uploads;
 //! - [`fetch`]: a phone's downloads: the index and new batches, each verified and chained;
 //! - [`inspect`]: verifies a downloaded batch or a GAEN `export.zip` and describes it.
 //!
@@ -20,6 +21,7 @@ pub mod fetch;
 pub mod inspect;
 pub mod phone;
 pub mod transport;
+pub mod verify;
 
 pub use error::{Error, Refused};
 
