@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -22,23 +21,11 @@ use en_server::config::Resolved;
 use en_server::store::codes::AuditAction;
 use en_server::{AppState, Listeners, Transport};
 
-/// Gives the server the authority's signing key (as `en-server authority add --server-key`
-/// would have made it), so that it can sign certificates for phones.
-fn hold_key(data_dir: &Path, key: &SigningKey) {
-    let dir = en_server::datadir::DataDir::new(data_dir).authority_keys();
-    en_server::datadir::create_private_dir(&dir).unwrap();
-    en_api::keyfile::write_signing_key(
-        &en_server::verification::keys::key_path(&dir, AUTHORITY),
-        key,
-    )
-    .unwrap();
-}
-
 async fn started() -> TestServer {
     let mut cfg = test_config();
     cfg.batch_period_seconds = 3600; // no batch interferes with fingerprints
     let s = TestServer::start_with(cfg).await;
-    hold_key(s.dir(), &s.authority);
+    s.hold_authority_key();
     s
 }
 
