@@ -2,7 +2,7 @@
 //! and `chromium-driver`, installed by `.ci/install.sh`), driven over WebDriver, signs in,
 //! issues a code and reads it from the page; a phone redeems it and uploads. A wrong password
 //! and a form without its CSRF token are refused. Screenshots of the pages go to `docs/`
-//! (the README shows them).
+//! (the README shows them) with `EN_UPDATE_SCREENSHOTS=1`.
 //!
 //! Without `chromedriver` on the PATH the browser test says so and passes, unless
 //! `EN_REQUIRE_ALL_TESTS=1` (`.ci/run`) makes a missing browser a failure. The HTTP-level checks run
@@ -97,8 +97,15 @@ async fn browser(driver: &Driver, lang: &str) -> fantoccini::Client {
         .expect("a Chromium session")
 }
 
+/// Where screenshots go: `docs/` with `EN_UPDATE_SCREENSHOTS=1` (they show codes and dates
+/// that change on every run, so an ordinary test run does not touch the repository), else
+/// the test's scratch directory.
 fn docs() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let d = if std::env::var_os("EN_UPDATE_SCREENSHOTS").is_some() {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots")
+    };
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -118,6 +125,30 @@ async fn text(c: &fantoccini::Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Clicks the button `id` and waits until the page it submits to has replaced this one (a
+/// click returns before the navigation it starts).
+async fn click_and_load(c: &fantoccini::Client, id: &str) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if old.tag_name().await.is_err() {
+            c.wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css("main"))
+                .await
+                .unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking #{id} did not load a page within 10 s");
+}
+
 async fn sign_in(c: &fantoccini::Client, base: &str, name: &str, password: &str) {
     c.goto(&format!("{base}/console/login")).await.unwrap();
     c.find(Locator::Id("name"))
@@ -132,12 +163,7 @@ async fn sign_in(c: &fantoccini::Client, base: &str, name: &str, password: &str)
         .send_keys(password)
         .await
         .unwrap();
-    c.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(c, "login").await;
 }
 
 /// A server holding its authority's key, with an admin account; its password.
@@ -189,12 +215,7 @@ async fn staff_issue_a_code_in_a_browser_and_a_phone_uploads_with_it() {
     screenshot(&c, "console-issue.png").await;
 
     // Issue a code with a short code (the form's defaults: confirmed, tested today).
-    c.find(Locator::Id("issue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&c, "issue").await;
     let short: String = text(&c, "#short-code")
         .await
         .chars()
