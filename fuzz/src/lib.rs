@@ -59,31 +59,79 @@ pub struct Harness {
 /// padded here (`publish_body_bytes = 0`), so that fuzzed bodies reach the deeper checks.
 pub fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
-    H.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut config = en_server::config::Config::default();
-        config.batch_period_seconds = 86_400;
-        config.publish_body_bytes = 0;
-        let opened = rt
-            .block_on(en_server::embedded::open(&en_server::embedded::Options {
-                config,
-                authority: ("moh.vn".into(), authority_key().public_key(), Some("VN".into())),
-                clock: Default::default(),
-                transport: en_server::Transport::InsecureHttp,
-                batch_worker: false,
-                padding_seed: None,
-            }))
-            .unwrap();
-        Harness {
-            rt,
-            state: opened.state.clone(),
-            _opened: opened,
-        }
-    })
+    H.get_or_init(|| open_harness(false))
+}
+
+/// The harness of the `verify_request` target: the server also holds [`authority_key`] (so
+/// that codes of `moh.vn` reach the code store), and phone requests need no padding
+/// (`phone_request_bytes = 0`).
+pub fn verify_harness() -> &'static Harness {
+    static H: OnceLock<Harness> = OnceLock::new();
+    H.get_or_init(|| open_harness(true))
+}
+
+fn open_harness(hold_key: bool) -> Harness {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = en_server::config::Config::default();
+    config.batch_period_seconds = 86_400;
+    config.publish_body_bytes = 0;
+    config.console.phone_request_bytes = 0;
+    let opened = rt
+        .block_on(en_server::embedded::open(&en_server::embedded::Options {
+            config,
+            authority: ("moh.vn".into(), authority_key().public_key(), Some("VN".into())),
+            clock: Default::default(),
+            transport: en_server::Transport::InsecureHttp,
+            batch_worker: false,
+            padding_seed: None,
+        }))
+        .unwrap();
+    if hold_key {
+        let dir = en_server::datadir::DataDir::new(opened.dir.path()).authority_keys();
+        en_server::datadir::create_private_dir(&dir).unwrap();
+        en_api::keyfile::write_signing_key(
+            &en_server::verification::keys::key_path(&dir, "moh.vn"),
+            &authority_key(),
+        )
+        .unwrap();
+    }
+    Harness {
+        rt,
+        state: opened.state.clone(),
+        _opened: opened,
+    }
+}
+
+/// Paths the `verify_request` target chooses from (the last on the admin listener).
+pub const VERIFY_PATHS: [&str; 3] = ["/v1/verify", "/v1/certificate", "/console/api/v1/codes"];
+
+/// Input layout of the `verify_request` target: path, then the JSON body; the body's first
+/// byte also chooses whether an `Authorization` header with a made-up API key is sent.
+pub fn verify_request_from(
+    data: &[u8],
+) -> Option<(en_server::Listener, hyper::Request<http_body_util::Full<Bytes>>)> {
+    let (head, body) = data.split_first()?;
+    let i = usize::from(*head) % VERIFY_PATHS.len();
+    let mut b = hyper::Request::builder()
+        .method("POST")
+        .uri(VERIFY_PATHS[i])
+        .header("content-type", "application/json");
+    if head & 0x80 != 0 {
+        b = b.header("authorization", "Bearer enk_00000000_00");
+    }
+    let role = if i == 2 {
+        en_server::Listener::Admin
+    } else {
+        en_server::Listener::Public
+    };
+    let req = b
+        .body(http_body_util::Full::new(Bytes::copy_from_slice(body)))
+        .ok()?;
+    Some((role, req))
 }
 
 /// Methods the request target chooses from.

@@ -6,6 +6,7 @@
 
 mod batch;
 mod chaff;
+mod codes;
 mod download;
 mod fixtures;
 mod ingest;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub use batch::{batch_building, wire_size, BatchResult, WireResult};
 pub use chaff::{chaff, ChaffResult};
+pub use codes::{codes, CodesResult};
 pub use download::{download, DownloadResult};
 pub use ingest::{ingest, IngestResult};
 pub use matching::{matching, MatchingResult};
@@ -27,7 +29,8 @@ pub use simulator::{simulator, SimResult};
 /// Arguments of `en-sim bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Only these (comma-separated): matching, batch, ingest, download, wire, chaff, simulator.
+    /// Only these (comma-separated): matching, batch, ingest, download, wire, chaff, codes,
+    /// simulator.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds per timed measurement.
@@ -77,6 +80,10 @@ impl Args {
         if want("chaff") {
             step("fake against real uploads");
             r.chaff = Some(chaff(500)?);
+        }
+        if want("codes") {
+            step("verification codes");
+            r.codes = Some(codes(self.seconds, 64)?);
         }
         if want("simulator") {
             step("simulator");
@@ -143,6 +150,8 @@ pub struct BenchReport {
     pub wire: Option<WireResult>,
     /// Fake against real uploads.
     pub chaff: Option<ChaffResult>,
+    /// Verification codes.
+    pub codes: Option<CodesResult>,
     /// Simulator.
     pub simulator: Option<SimResult>,
 }
@@ -268,6 +277,38 @@ impl BenchReport {
                     "indistinguishable (D < 0.1, one size): {}",
                     ok(c.ks_d < 0.1 && c.request_sizes == 1 && c.answer_sizes == 1)
                 ),
+            ]);
+        }
+        if let Some(c) = &self.codes {
+            rows.push([
+                "codes issued (durable), 1 / 100 per call, 8 callers".into(),
+                format!(
+                    "{:.0} / {:.0} codes/s",
+                    c.issued_one_per_call, c.issued_bulk_per_second
+                ),
+                String::new(),
+                String::new(),
+            ]);
+            rows.push([
+                format!("codes redeemed, POST /v1/verify, {} clients", c.clients),
+                format!(
+                    "{:.0}/s (p50 {:.1} ms, p99 {:.1} ms)",
+                    c.redeemed_per_second, c.redeem_ms.0, c.redeem_ms.1
+                ),
+                format!("answers released every {} ms", c.release_period_ms),
+                String::new(),
+            ]);
+            rows.push([
+                format!("certificates, POST /v1/certificate, {} clients", c.clients),
+                format!(
+                    "{:.0}/s (p50 {:.1} ms, p99 {:.1} ms)",
+                    c.certificates_per_second, c.certificate_ms.0, c.certificate_ms.1
+                ),
+                format!(
+                    "certificate signing {:.0}/s per core, {:.0}/s all cores",
+                    c.signing_one_core, c.signing_bound
+                ),
+                String::new(),
             ]);
         }
         if let Some(s) = &self.simulator {
