@@ -45,6 +45,10 @@ pub struct Args {
     /// Adoption in the simulator measurement.
     #[arg(long, default_value_t = 0.6)]
     sim_adoption: f64,
+    /// Concurrent HTTPS clients of the verification-code measurement (answers to phones leave
+    /// on the release schedule, so one client makes at most one request per release period).
+    #[arg(long, default_value_t = 64)]
+    code_clients: usize,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -83,7 +87,7 @@ impl Args {
         }
         if want("codes") {
             step("verification codes");
-            r.codes = Some(codes(self.seconds, 64)?);
+            r.codes = Some(codes(self.seconds, self.code_clients)?);
         }
         if want("simulator") {
             step("simulator");
