@@ -435,3 +435,52 @@ async fn the_console_refuses_forged_forms_and_wrong_passwords() {
     assert!(r.text().await.unwrap().contains("<html lang=\"vi\">"));
     s.stop().await.unwrap();
 }
+
+/// After `login_failures_before_lockout` wrong passwords the account is locked: the right
+/// password is refused too (429) until the lockout ends; another account is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_lock_the_account() {
+    let (s, password) = console_server().await;
+    let file = en_server::datadir::DataDir::new(s.dir()).console_users();
+    let bob = users::add_user(&file, "bob", AUTHORITY, Role::Staff).unwrap();
+    let base = s.server.admin_url.clone();
+    let h = http(&s);
+    let login = |name: &'static str, password: String| {
+        let (h, base) = (h.clone(), base.clone());
+        async move {
+            let page = h.get(format!("{base}/console/login")).send().await.unwrap();
+            let cookie = page.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string();
+            let body = page.text().await.unwrap();
+            let csrf = body
+                .split("name=\"csrf\" value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string();
+            h.post(format!("{base}/console/login"))
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={csrf}&name={name}&password={password}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let allowed = s.state.cfg.config.console.login_failures_before_lockout;
+    for _ in 0..allowed {
+        assert_eq!(login("alice", "wrong".into()).await, 401);
+    }
+    assert_eq!(login("alice", password).await, 429);
+    assert_eq!(login("bob", bob.expose().to_string()).await, 303);
+    s.stop().await.unwrap();
+}
