@@ -116,11 +116,10 @@ impl Secret {
 }
 
 fn invalid(path: &Path) -> impl FnOnce(String) -> Error + '_ {
+    // Only where: a JSON error can quote the value it choked on (a password hash).
     move |e| {
-        Error::Console(format!(
-            "{}: not a valid accounts file ({e})",
-            path.display()
-        ))
+        let at = e.rfind(" at line ").map_or("", |i| &e[i..]);
+        Error::Console(format!("{}: not a valid accounts file{at}", path.display()))
     }
 }
 
