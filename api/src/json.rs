@@ -100,6 +100,25 @@ pub struct UploadAccepted {
     pub padding: String,
 }
 
+/// `POST /v1/traces`: a health authority's signed venue trace report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceUpload {
+    /// The signed trace report (spec/venue.md §8.6), standard base64.
+    pub report: String,
+    /// Ignored; lets clients make every request the same size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<String>,
+}
+
+/// Answer to an accepted trace report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceAccepted {
+    /// Venue-hours stored (the report's entries).
+    pub accepted_hours: usize,
+}
+
 /// Error body of every 4xx/5xx.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
