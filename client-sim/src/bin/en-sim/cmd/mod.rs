@@ -39,6 +39,17 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Writes `text` and a newline to stdout. A closed pipe (`en-sim … | head`) ends the output
+/// quietly instead of panicking as `println!` would.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 /// Reads a small text file (a certificate or HMAC key in base64).
 pub fn read_text(path: &Path) -> anyhow::Result<String> {
     use anyhow::Context;
