@@ -1057,7 +1057,7 @@ fn generate() -> BTreeMap<&'static str, Value> {
     vs.push(err(
         "empty-window",
         "the first entry's window ends where it starts (validly signed)",
-        &fix(patched(&ib, 28 + 16, &ib[28 + 8..28 + 16].to_vec())),
+        &fix(patched(&ib, 28 + 16, &ib[28 + 8..28 + 16])),
         "out_of_range",
     ));
     vs.push(err(
