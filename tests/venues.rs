@@ -231,6 +231,44 @@ async fn a_traced_hour_notifies_exactly_its_visitors() {
         en_protocol::Error::from(SignedIndex::decode(&raw).unwrap_err()).code(),
         "bad_magic"
     );
+
+    // Trace batches are served as key batches are: strong ETag = batch hash, 304 on
+    // If-None-Match, and the sequence rules of /v1/batches/{seq}.
+    let pem = std::fs::read(s.ca()).unwrap();
+    let http = en_client::transport::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let url = format!("{}/v1/traces/batches/{}", s.url, batch.header().sequence);
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(
+        etag,
+        format!("\"{}\"", en_protocol::hex::encode(&batch.header().hash))
+    );
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .ends_with(", immutable"));
+    let r = http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert!(r.bytes().await.unwrap().is_empty());
+    for (path, status, code) in [
+        ("/v1/traces/batches/0", 400, "invalid_sequence"),
+        ("/v1/traces/batches/01", 400, "invalid_sequence"),
+        ("/v1/traces/batches/999", 404, "batch_not_found"),
+    ] {
+        let r = http.get(format!("{}{path}", s.url)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"], code, "{path}");
+    }
     s.stop().await.unwrap();
 }
 
