@@ -307,7 +307,10 @@ mod tests {
             .bind(keys, &b64(&publish.hmac_key))
             .expect("the certificate covers the keys");
 
-        assert!(spec.contains(TRACE_EXAMPLE_KEY), "the spec names the trace example's key");
+        assert!(
+            spec.contains(TRACE_EXAMPLE_KEY),
+            "the spec names the trace example's key"
+        );
         let trace: TraceUpload = serde_json::from_value(example(&spec, "TraceUpload")).unwrap();
         let registry = BTreeMap::from([(
             AuthorityId::new(EXAMPLE_AUTHORITY.0).unwrap(),
@@ -321,6 +324,10 @@ mod tests {
             .unwrap()
             .verify(&registry)
             .expect("a signed trace report");
-        assert_eq!(report.report().entries().len(), 1, "the example's answer says 1 hour");
+        assert_eq!(
+            report.report().entries().len(),
+            1,
+            "the example's answer says 1 hour"
+        );
     }
 }
