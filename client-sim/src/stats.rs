@@ -115,7 +115,14 @@ mod tests {
         assert_eq!(ci.mean, 2.5);
         // sd = 1.291, se = 0.6455, t(3) = 3.182.
         assert!((ci.hi - ci.mean - 3.182 * 0.645_497).abs() < 1e-4, "{ci:?}");
-        assert_eq!(mean_ci(&[5.0]), Interval { mean: 5.0, lo: 5.0, hi: 5.0 });
+        assert_eq!(
+            mean_ci(&[5.0]),
+            Interval {
+                mean: 5.0,
+                lo: 5.0,
+                hi: 5.0
+            }
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ async fn with_no_app_users_the_counterfactual_is_the_baseline() {
     cfg.epidemic.beta = 0.006;
     let (out, _) = run_one(cfg).await.unwrap();
     let cf = out.counterfactual.as_ref().unwrap();
-    assert!(out.epidemic.infections > 50, "too small an epidemic to compare");
+    assert!(
+        out.epidemic.infections > 50,
+        "too small an epidemic to compare"
+    );
     assert!(out.epidemic.confirmed > 0);
     assert_eq!(
         serde_json::to_vec(&out.epidemic).unwrap(),
@@ -30,7 +33,10 @@ async fn full_adoption_averts_infections_on_average() {
         cfg.epidemic.beta = 0.006;
         let (out, _) = run_one(cfg).await.unwrap();
         let cf = out.counterfactual.unwrap();
-        assert!(cf.epidemic.infections > 50, "seed {seed}: too small an epidemic");
+        assert!(
+            cf.epidemic.infections > 50,
+            "seed {seed}: too small an epidemic"
+        );
         assert!(out.notifications > 0);
         averted.push(cf.infections_averted as f64);
     }

@@ -42,7 +42,10 @@ async fn a_non_case_is_never_linked_beyond_one_continuous_stay() {
             }
         }
         assert!(non_case_tracks > 1000, "{non_case_tracks}");
-        assert!(!continuity || long > 100, "no stay spans a rotation: {long}");
+        assert!(
+            !continuity || long > 100,
+            "no stay spans a rotation: {long}"
+        );
         assert!(case_days > 0, "no case's day links several stays");
     }
 }

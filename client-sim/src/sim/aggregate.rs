@@ -56,6 +56,7 @@ pub const METRICS: &[Metric] = &[
     Metric { name: "precision", doc: "notified pairs that are true close contacts", value: |o| o.precision },
     Metric { name: "recall", doc: "close-contact pairs notified", value: |o| o.recall },
     Metric { name: "recall_among_app_pairs", doc: "close-contact pairs with the app on both phones notified", value: |o| o.recall_among_app_pairs },
+    Metric { name: "recall_published", doc: "close-contact pairs notified, of those whose case was published a fetch interval before the end", value: |o| o.recall_published },
     Metric { name: "hours_test_to_notification_median", doc: "median hours from a case's test to a contact's notification", value: |o| o.delays.test_to_notification.median },
     Metric { name: "hours_test_to_notification_p90", doc: "90th percentile of the same", value: |o| o.delays.test_to_notification.p90 },
     Metric { name: "hours_test_to_result", doc: "mean hours from test to result", value: |o| o.delays.test_to_result.mean },
@@ -173,7 +174,12 @@ pub fn summarise(label: &str, x: Option<f64>, outs: &[Outcome]) -> VariantSummar
     let sniffer = (0..rows)
         .map(|i| {
             let col = |f: fn(&super::SnifferRow) -> f64| {
-                mean_ci(&outs.iter().map(|o| f(&o.sniffer.rows[i])).collect::<Vec<_>>())
+                mean_ci(
+                    &outs
+                        .iter()
+                        .map(|o| f(&o.sniffer.rows[i]))
+                        .collect::<Vec<_>>(),
+                )
             };
             SnifferBand {
                 sniffers: outs[0].sniffer.rows[i].sniffers,
@@ -203,7 +209,9 @@ pub fn summarise(label: &str, x: Option<f64>, outs: &[Outcome]) -> VariantSummar
                 .as_ref()
                 .map_or_else(Vec::new, |c| u(&c.epidemic.daily_infections))
         }),
-        daily_notifications: columns(outs, |o| o.daily.iter().map(|d| d.notifications as f64).collect()),
+        daily_notifications: columns(outs, |o| {
+            o.daily.iter().map(|d| d.notifications as f64).collect()
+        }),
         delay_cdf: columns(&with_delays, cdf),
         sniffer,
         places: outs.first().map_or(0, |o| o.sniffer.places),

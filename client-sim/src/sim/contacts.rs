@@ -8,7 +8,7 @@ use rand::Rng;
 use rand_chacha::ChaCha20Rng;
 
 use super::places::{self, Visit};
-use super::population::{PopulationParams, Population};
+use super::population::{Population, PopulationParams};
 use super::streams::{rng, Stream};
 
 /// Two people near each other for a while, at a roughly constant distance.
@@ -68,18 +68,34 @@ pub(super) fn part_rng(seed: u64, day: u32, part: Part) -> ChaCha20Rng {
 }
 
 /// The would-be sessions and visits of `day`.
-pub(super) fn plan_day(pop: &Population, params: &PopulationParams, day: u32, seed: u64) -> DayPlan {
+pub(super) fn plan_day(
+    pop: &Population,
+    params: &PopulationParams,
+    day: u32,
+    seed: u64,
+) -> DayPlan {
     let mut out = DayPlan {
         sessions: Vec::with_capacity(pop.people.len() * 12),
         visits: Vec::new(),
     };
-    households(pop, day, &mut part_rng(seed, day, Part::Households), &mut out);
+    households(
+        pop,
+        day,
+        &mut part_rng(seed, day, Part::Households),
+        &mut out,
+    );
     let weekday = day % 7 < 5;
     if weekday {
         groups(pop, day, &mut part_rng(seed, day, Part::Groups), &mut out);
         places::transit(pop, day, &mut part_rng(seed, day, Part::Transit), &mut out);
     }
-    places::venues(pop, params, day, &mut part_rng(seed, day, Part::Venues), &mut out);
+    places::venues(
+        pop,
+        params,
+        day,
+        &mut part_rng(seed, day, Part::Venues),
+        &mut out,
+    );
     random(pop, day, &mut part_rng(seed, day, Part::Random), &mut out);
     out
 }
@@ -90,7 +106,14 @@ fn households(pop: &Population, day: u32, r: &mut ChaCha20Rng, out: &mut DayPlan
         for (i, &a) in h.iter().enumerate() {
             for &b in &h[i + 1..] {
                 let start = 18 * 3600 + r.gen_range(0..7200);
-                out.push(a, b, day, start, r.gen_range(120..=300) * 60, r.gen_range(1.0..3.0));
+                out.push(
+                    a,
+                    b,
+                    day,
+                    start,
+                    r.gen_range(120..=300) * 60,
+                    r.gen_range(1.0..3.0),
+                );
                 out.sessions.last_mut().expect("just pushed").at_home = true;
             }
         }
@@ -104,16 +127,22 @@ fn groups(pop: &Population, day: u32, r: &mut ChaCha20Rng, out: &mut DayPlan) {
         for &a in g {
             for _ in 0..2 {
                 let b = *g.choose(r).expect("groups are not empty");
-                let (start, minutes, metres) =
-                    (9 * 3600 + r.gen_range(0..7200), r.gen_range(30..=180), r.gen_range(0.8..2.5));
+                let (start, minutes, metres) = (
+                    9 * 3600 + r.gen_range(0..7200),
+                    r.gen_range(30..=180),
+                    r.gen_range(0.8..2.5),
+                );
                 if b != a {
                     out.push(a, b, day, start, minutes * 60, metres);
                 }
             }
             for _ in 0..3 {
                 let b = *g.choose(r).expect("groups are not empty");
-                let (start, minutes, metres) =
-                    (9 * 3600 + r.gen_range(0..21_600), r.gen_range(10..=60), r.gen_range(3.0..8.0));
+                let (start, minutes, metres) = (
+                    9 * 3600 + r.gen_range(0..21_600),
+                    r.gen_range(10..=60),
+                    r.gen_range(3.0..8.0),
+                );
                 if b != a {
                     out.push(a, b, day, start, minutes * 60, metres);
                 }
@@ -128,8 +157,11 @@ fn random(pop: &Population, day: u32, r: &mut ChaCha20Rng, out: &mut DayPlan) {
     for a in 0..n {
         for _ in 0..r.gen_range(0..=3) {
             let b = r.gen_range(0..n);
-            let (start, minutes, metres) =
-                (r.gen_range(7 * 3600..21 * 3600), r.gen_range(1..=20), r.gen_range(0.5..5.0));
+            let (start, minutes, metres) = (
+                r.gen_range(7 * 3600..21 * 3600),
+                r.gen_range(1..=20),
+                r.gen_range(0.5..5.0),
+            );
             if b != a {
                 out.push(a, b, day, start, minutes * 60, metres);
             }

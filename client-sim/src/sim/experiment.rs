@@ -61,7 +61,8 @@ pub fn run_all(
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<RunResult>>> = Mutex::new((0..runs.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<RunResult>>> =
+        Mutex::new((0..runs.len()).map(|_| None).collect());
     let failure: Mutex<Option<SimError>> = Mutex::new(None);
     let work = || -> Result<(), SimError> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -96,7 +96,10 @@ impl World {
     pub(super) fn phone_assessment(&self, me: u32, today: u32, batches: &[&Published]) -> Vec<u32> {
         let app = self.app.as_ref().expect("phones match with the app");
         let exhaustive = self.cfg.exhaustive_matching;
-        let owners: BTreeSet<u32> = batches.iter().flat_map(|b| b.owners.iter().copied()).collect();
+        let owners: BTreeSet<u32> = batches
+            .iter()
+            .flat_map(|b| b.owners.iter().copied())
+            .collect();
         let mut ciphers = Ciphers::new(self.cfg.seed);
         let mut scans: Vec<Scan> = Vec::new();
         let mut hits: Vec<Vec<Hit>> = vec![Vec::new(); batches.len()];
@@ -124,7 +127,10 @@ impl World {
                             version: 0x40,
                             tx_power: tx,
                         };
-                        scan.aem = ks.aem(&scan.rpi, &meta.to_bytes()).try_into().expect("4 bytes");
+                        scan.aem = ks
+                            .aem(&scan.rpi, &meta.to_bytes())
+                            .try_into()
+                            .expect("4 bytes");
                         scans.push(scan);
                     }
                 });

@@ -109,7 +109,9 @@ pub async fn run_timed(
         world.step_day(Some(&mut server)).await?;
         progress(world.day(), days);
     }
-    let out = world.outcome(&server).expect("a world with the app has an outcome");
+    let out = world
+        .outcome(&server)
+        .expect("a world with the app has an outcome");
     Ok((out, server, world.phases().clone()))
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::config::SimConfig;
 use super::server::SimServer;
 use super::sniffer::SnifferReport;
+use super::timing::DAY;
 use super::world::World;
 
 /// One day's numbers (a row of daily.csv).
@@ -189,6 +190,12 @@ pub struct Outcome {
     pub recall: f64,
     /// true positives / close-contact pairs where both use the app.
     pub recall_among_app_pairs: f64,
+    /// Close-contact pairs whose case's keys were published early enough that every phone
+    /// fetched them before the run ended (by one fetch interval plus the jitter).
+    pub close_contact_pairs_published: u64,
+    /// true positives / those pairs: how well matching and scoring find the contacts the
+    /// phones could know about, without the end-of-run cut.
+    pub recall_published: f64,
     /// adoption², the fraction of pairs the app can cover at best.
     pub expected_coverage: f64,
     /// How long each step from a case's test to a contact's notification took.
@@ -243,6 +250,24 @@ impl World {
             .filter(|(a, b)| people[*a as usize].app && people[*b as usize].app)
             .count() as u64;
         let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let t = &self.cfg.timing;
+        let fetched_by = i64::from(self.day()) * DAY
+            - i64::from(t.fetch_interval_seconds)
+            - i64::from(t.fetch_jitter_seconds);
+        let published: Vec<&(u32, u32)> = app
+            .close_pairs
+            .iter()
+            .filter(|(_, case)| {
+                app.case_times
+                    .get(case)
+                    .and_then(|c| c.published)
+                    .is_some_and(|p| p <= fetched_by)
+            })
+            .collect();
+        let tp_published = published
+            .iter()
+            .filter(|k| app.notified_pairs.contains_key(k))
+            .count() as u64;
         let daily = &self.daily;
         let days = daily.len().max(1) as f64;
         let sum = |f: fn(&DayStats) -> u64| daily.iter().map(f).sum::<u64>();
@@ -265,6 +290,8 @@ impl World {
             precision: ratio(tp, app.notified_pairs.len() as u64),
             recall: ratio(tp, app.close_pairs.len() as u64),
             recall_among_app_pairs: ratio(tp, both_app),
+            close_contact_pairs_published: published.len() as u64,
+            recall_published: ratio(tp_published, published.len() as u64),
             expected_coverage: self.cfg.adoption * self.cfg.adoption,
             delays: self.delays(),
             sniffer: app.sniffer.report(&app_flags),

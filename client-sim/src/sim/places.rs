@@ -46,7 +46,14 @@ fn meet(
             let start = a.start.max(b.start) + lag;
             let end = a.end.min(b.end);
             if a.person != b.person && end > start {
-                out.push(a.person, b.person, day, start - day * 86_400, want.min(end - start), m);
+                out.push(
+                    a.person,
+                    b.person,
+                    day,
+                    start - day * 86_400,
+                    want.min(end - start),
+                    m,
+                );
             }
         }
     }
@@ -151,6 +158,10 @@ pub(super) fn busiest_first(pop: &Population, params: &PopulationParams) -> Vec<
         expected[(pop.stations + i) as usize] = visits * share;
     }
     let mut ids: Vec<u32> = (0..expected.len() as u32).collect();
-    ids.sort_by(|a, b| expected[*b as usize].total_cmp(&expected[*a as usize]).then(a.cmp(b)));
+    ids.sort_by(|a, b| {
+        expected[*b as usize]
+            .total_cmp(&expected[*a as usize])
+            .then(a.cmp(b))
+    });
     ids
 }

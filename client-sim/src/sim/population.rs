@@ -62,16 +62,25 @@ impl PopulationParams {
     /// Rejects values the model cannot use.
     pub(super) fn check(&self) -> Result<(), SimError> {
         let weights_ok = |w: &[f64]| {
-            !w.is_empty() && w.iter().all(|x| x.is_finite() && *x >= 0.0) && w.iter().sum::<f64>() > 0.0
+            !w.is_empty()
+                && w.iter().all(|x| x.is_finite() && *x >= 0.0)
+                && w.iter().sum::<f64>() > 0.0
         };
         let unit_ok = |x: f64| (0.0..=1.0).contains(&x);
         if !weights_ok(&self.household_sizes) || self.household_sizes.len() > 20 {
-            return Err(SimError::Config("population.household_sizes: 1 to 20 non-negative weights, not all zero".into()));
+            return Err(SimError::Config(
+                "population.household_sizes: 1 to 20 non-negative weights, not all zero".into(),
+            ));
         }
         if !weights_ok(&self.age_weights) {
-            return Err(SimError::Config("population.age_weights: non-negative, not all zero".into()));
+            return Err(SimError::Config(
+                "population.age_weights: non-negative, not all zero".into(),
+            ));
         }
-        if !unit_ok(self.employment) || !unit_ok(self.transit_share) || !unit_ok(self.venue_visit_probability) {
+        if !unit_ok(self.employment)
+            || !unit_ok(self.transit_share)
+            || !unit_ok(self.venue_visit_probability)
+        {
             return Err(SimError::Config("population: employment, transit_share and venue_visit_probability are between 0 and 1".into()));
         }
         let dens = |x: f64| x.is_finite() && x > 0.0 && x <= 1000.0;
@@ -84,7 +93,12 @@ impl PopulationParams {
     /// Mean household size (by household).
     pub fn mean_household_size(&self) -> f64 {
         let total: f64 = self.household_sizes.iter().sum();
-        self.household_sizes.iter().enumerate().map(|(i, w)| (i + 1) as f64 * w).sum::<f64>() / total
+        self.household_sizes
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (i + 1) as f64 * w)
+            .sum::<f64>()
+            / total
     }
 }
 
@@ -221,7 +235,10 @@ mod tests {
         // App users at 0.3 are a subset of those at 0.6; nothing else changes.
         for (x, y) in a.people.iter().zip(&b.people) {
             assert!(!x.app || y.app);
-            assert_eq!((x.group, x.station, x.age_band), (y.group, y.station, y.age_band));
+            assert_eq!(
+                (x.group, x.station, x.age_band),
+                (y.group, y.station, y.age_band)
+            );
         }
         let users = a.people.iter().filter(|p| p.app).count() as f64 / 20_000.0;
         assert!((users - 0.3).abs() < 0.02, "{users}");

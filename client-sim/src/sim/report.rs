@@ -25,7 +25,9 @@ impl Provenance {
     /// The provenance of this process: its arguments, version and commit.
     pub fn of_this_process(scenario: Option<(String, String)>) -> Self {
         let quote = |a: String| {
-            let plain = a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c));
+            let plain = a
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c));
             if plain && !a.is_empty() {
                 a
             } else {
@@ -92,7 +94,11 @@ pub fn write(dir: &Path, o: &Outcome, provenance: Option<&Provenance>) -> Result
         provenance,
         outcome: o,
     };
-    put(dir, "report.json", serde_json::to_string_pretty(&file)? + "\n")?;
+    put(
+        dir,
+        "report.json",
+        serde_json::to_string_pretty(&file)? + "\n",
+    )?;
     put(dir, "daily.csv", daily_csv(&o.daily))?;
     let col = |f: fn(&DayStats) -> u64| {
         o.daily
@@ -103,7 +109,11 @@ pub fn write(dir: &Path, o: &Outcome, provenance: Option<&Provenance>) -> Result
     let prov = provenance.map(Provenance::line).unwrap_or_default();
     let mut series = vec![
         Series::line("new infections", "#d62728", col(|d| d.new_infections)),
-        Series::line("confirmed (positive results)", "#1f77b4", col(|d| d.confirmed)),
+        Series::line(
+            "confirmed (positive results)",
+            "#1f77b4",
+            col(|d| d.confirmed),
+        ),
     ];
     if let Some(cf) = &o.counterfactual {
         let pts = cf.epidemic.daily_infections.iter().enumerate();
@@ -129,8 +139,16 @@ pub fn write(dir: &Path, o: &Outcome, provenance: Option<&Provenance>) -> Result
         y_label: "phones".into(),
         series: vec![
             Series::line("notifications", "#2ca02c", col(|d| d.notifications)),
-            Series::line("… to people not infected", "#ff7f0e", col(|d| d.notifications_uninfected)),
-            Series::line("confirmed app users who uploaded", "#9467bd", col(|d| d.uploads)),
+            Series::line(
+                "… to people not infected",
+                "#ff7f0e",
+                col(|d| d.notifications_uninfected),
+            ),
+            Series::line(
+                "confirmed app users who uploaded",
+                "#9467bd",
+                col(|d| d.uploads),
+            ),
         ],
         y_max: None,
         x_log: false,
@@ -179,13 +197,19 @@ pub fn summary_table(o: &Outcome, wall_seconds: f64) -> String {
     let mut s = String::new();
     let e = &o.epidemic;
     let mut rows: Vec<(&str, String)> = vec![
-        ("phones / app users", format!("{} / {}", o.config.phones, o.app_users)),
+        (
+            "phones / app users",
+            format!("{} / {}", o.config.phones, o.app_users),
+        ),
         ("days", o.config.days.to_string()),
         (
             "infections / confirmed / uploaded",
             format!("{} / {} / {}", e.infections, e.confirmed, o.uploads),
         ),
-        ("expected hospitalisations", format!("{:.1}", e.hospitalisations)),
+        (
+            "expected hospitalisations",
+            format!("{:.1}", e.hospitalisations),
+        ),
     ];
     if let Some(cf) = &o.counterfactual {
         rows.push((
@@ -196,15 +220,24 @@ pub fn summary_table(o: &Outcome, wall_seconds: f64) -> String {
     rows.extend([
         (
             "notifications / phones / to uninfected",
-            format!("{} / {} / {}", o.notifications, o.notified_phones, o.notifications_uninfected),
+            format!(
+                "{} / {} / {}",
+                o.notifications, o.notified_phones, o.notifications_uninfected
+            ),
         ),
         (
             "quarantine days imposed (on uninfected)",
-            format!("{:.0} ({:.0})", o.quarantine_days, o.quarantine_days_uninfected),
+            format!(
+                "{:.0} ({:.0})",
+                o.quarantine_days, o.quarantine_days_uninfected
+            ),
         ),
         (
             "close-contact pairs (both with app)",
-            format!("{} ({})", o.close_contact_pairs, o.close_contact_pairs_both_app),
+            format!(
+                "{} ({})",
+                o.close_contact_pairs, o.close_contact_pairs_both_app
+            ),
         ),
         ("precision", format!("{:.3}", o.precision)),
         (
@@ -218,8 +251,14 @@ pub fn summary_table(o: &Outcome, wall_seconds: f64) -> String {
                 o.delays.test_to_notification.median, o.delays.test_to_notification.p90
             ),
         ),
-        ("bytes per phone per day", format!("{:.0}", o.bytes_per_phone_per_day)),
-        ("fake uploads (chaff per day)", format!("{} ({})", o.fake_uploads, o.config.chaff_per_day)),
+        (
+            "bytes per phone per day",
+            format!("{:.0}", o.bytes_per_phone_per_day),
+        ),
+        (
+            "fake uploads (chaff per day)",
+            format!("{} ({})", o.fake_uploads, o.config.chaff_per_day),
+        ),
         ("wall time", format!("{wall_seconds:.1} s")),
     ]);
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);

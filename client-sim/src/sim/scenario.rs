@@ -147,15 +147,24 @@ impl Scenario {
             let label = match v.remove("label") {
                 Some(Value::String(s)) => Some(s),
                 None => None,
-                Some(_) => return Err(SimError::Scenario { path: PathBuf::new(), message: "a variant's label must be a string".into() }),
+                Some(_) => {
+                    return Err(SimError::Scenario {
+                        path: PathBuf::new(),
+                        message: "a variant's label must be a string".into(),
+                    })
+                }
             };
             let mut t = f.sim.clone();
             merge(&mut t, &v);
             merge(&mut t, overrides);
             let x = f.x.as_deref().and_then(|p| number_at(&t, p));
-            let config: SimConfig = Value::Table(t)
-                .try_into()
-                .map_err(|e: toml::de::Error| SimError::Scenario { path: PathBuf::new(), message: e.to_string() })?;
+            let config: SimConfig =
+                Value::Table(t)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| SimError::Scenario {
+                        path: PathBuf::new(),
+                        message: e.to_string(),
+                    })?;
             config.check()?;
             let label = label.unwrap_or_else(|| match (&f.x, x) {
                 (Some(name), Some(x)) => format!("{name} {x}"),
@@ -187,7 +196,11 @@ impl Scenario {
                 let mut config = base.clone();
                 config.adoption = a;
                 config.check()?;
-                Ok(Variant { label: format!("adoption {a}"), x: Some(a), config })
+                Ok(Variant {
+                    label: format!("adoption {a}"),
+                    x: Some(a),
+                    config,
+                })
             })
             .collect::<Result<_, SimError>>()?;
         self.x = Some("adoption".into());
@@ -238,7 +251,10 @@ batch_period_seconds = 7200
         let s = Scenario::parse(text, "t.toml", &over).unwrap();
         assert_eq!(s.variants.len(), 2);
         let (a, b) = (&s.variants[0], &s.variants[1]);
-        assert_eq!((a.label.as_str(), a.x, a.config.phones, a.config.days), ("low", Some(0.1), 2000, 5));
+        assert_eq!(
+            (a.label.as_str(), a.x, a.config.phones, a.config.days),
+            ("low", Some(0.1), 2000, 5)
+        );
         assert_eq!(a.config.timing.batch_period_seconds, 3600);
         assert_eq!(b.config.timing.batch_period_seconds, 7200);
         assert_eq!(s.runs().len(), 6);

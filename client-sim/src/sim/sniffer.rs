@@ -51,7 +51,9 @@ impl SnifferParams {
     /// Rejects values the model cannot use.
     pub(super) fn check(&self) -> Result<(), SimError> {
         if self.places.len() > 16 {
-            return Err(SimError::Config("sniffer.places: at most 16 values of K".into()));
+            return Err(SimError::Config(
+                "sniffer.places: at most 16 values of K".into(),
+            ));
         }
         Ok(())
     }
@@ -174,7 +176,12 @@ impl Sniffer {
             .map(|v| {
                 let first = ((v.start - base) / 600).min(143) as u8;
                 let last = ((v.end.max(v.start + 1) - 1 - base) / 600).min(143) as u8;
-                let piece = Piece { day, rank: self.rank[v.place as usize], first, last };
+                let piece = Piece {
+                    day,
+                    rank: self.rank[v.place as usize],
+                    first,
+                    last,
+                };
                 (v.person, piece)
             })
             .collect();
@@ -195,7 +202,12 @@ impl Sniffer {
         let mut out = Vec::new();
         for list in self.days.values() {
             let i = list.partition_point(|(q, _)| *q < p);
-            out.extend(list[i..].iter().take_while(|(q, _)| *q == p).map(|(_, piece)| *piece));
+            out.extend(
+                list[i..]
+                    .iter()
+                    .take_while(|(q, _)| *q == p)
+                    .map(|(_, piece)| *piece),
+            );
         }
         out
     }
@@ -230,7 +242,9 @@ impl Sniffer {
                 let n = fractions(&pieces, &tracks);
                 add(&mut acc.non_days, n.day_sum);
                 add(&mut acc.non, (n.fortnight, 1));
-                acc.longest = acc.longest.max(tracks.iter().map(Track::intervals).max().unwrap_or(0));
+                acc.longest = acc
+                    .longest
+                    .max(tracks.iter().map(Track::intervals).max().unwrap_or(0));
             }
         }
     }

@@ -115,17 +115,31 @@ fn fmt_num(v: f64) -> String {
 pub fn line_chart(c: &Chart<'_>) -> String {
     let (w, h, l, r, t, b) = (900.0, 440.0, 70.0, 270.0, 40.0, 80.0);
     let all_x = || {
-        c.series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|p| p.0)))
+        c.series.iter().flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.0)
+                .chain(s.band.iter().map(|p| p.0))
+        })
     };
     let tx = |x: f64| if c.x_log { x.max(1e-9).log10() } else { x };
-    let (x0, x1) = all_x().fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(tx(x)), b.max(tx(x))));
-    let (x0, x1) = if x0 >= x1 { (x0.min(0.0), x0.max(0.0) + 1.0) } else { (x0, x1) };
+    let (x0, x1) = all_x().fold((f64::MAX, f64::MIN), |(a, b), x| {
+        (a.min(tx(x)), b.max(tx(x)))
+    });
+    let (x0, x1) = if x0 >= x1 {
+        (x0.min(0.0), x0.max(0.0) + 1.0)
+    } else {
+        (x0, x1)
+    };
     let data_max = c
         .series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1).chain(s.band.iter().map(|p| p.2)))
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.1)
+                .chain(s.band.iter().map(|p| p.2))
+        })
         .fold(0.0, f64::max);
     let ymax = c.y_max.unwrap_or_else(|| nice_max(data_max));
     let px = |x: f64| l + (tx(x) - x0) / (x1 - x0) * (w - l - r);
@@ -201,8 +215,15 @@ pub fn line_chart(c: &Chart<'_>) -> String {
     );
     for se in &c.series {
         if se.band.len() > 1 {
-            let upper = se.band.iter().map(|&(x, _, hi)| format!("{:.1},{:.1}", px(x), py(hi)));
-            let lower = se.band.iter().rev().map(|&(x, lo, _)| format!("{:.1},{:.1}", px(x), py(lo)));
+            let upper = se
+                .band
+                .iter()
+                .map(|&(x, _, hi)| format!("{:.1},{:.1}", px(x), py(hi)));
+            let lower = se
+                .band
+                .iter()
+                .rev()
+                .map(|&(x, lo, _)| format!("{:.1},{:.1}", px(x), py(lo)));
             let pts: Vec<String> = upper.chain(lower).collect();
             let _ = writeln!(
                 s,
@@ -214,7 +235,10 @@ pub fn line_chart(c: &Chart<'_>) -> String {
     }
     for (i, se) in c.series.iter().enumerate() {
         let line: Vec<(f64, f64)> = if se.points.is_empty() {
-            se.band.iter().map(|&(x, lo, hi)| (x, (lo + hi) / 2.0)).collect()
+            se.band
+                .iter()
+                .map(|&(x, lo, hi)| (x, (lo + hi) / 2.0))
+                .collect()
         } else {
             se.points.clone()
         };
@@ -222,7 +246,11 @@ pub fn line_chart(c: &Chart<'_>) -> String {
             .iter()
             .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
             .collect();
-        let dash = if se.dashed { r#" stroke-dasharray="6 4""# } else { "" };
+        let dash = if se.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
             r#"<polyline fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
@@ -232,7 +260,11 @@ pub fn line_chart(c: &Chart<'_>) -> String {
         if line.len() <= 40 {
             for p in &pts {
                 let (x, y) = p.split_once(',').expect("x,y");
-                let _ = writeln!(s, r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{}"/>"#, se.color);
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{}"/>"#,
+                    se.color
+                );
             }
         }
         let ly = t + 8.0 + 18.0 * i as f64;

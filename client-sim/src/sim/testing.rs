@@ -14,7 +14,8 @@ impl World {
     pub(super) fn result(&mut self, p: u32, now: i64, test: i64, st: &mut DayStats) {
         self.awaiting_result[p as usize] = false;
         let h = &mut self.health[p as usize];
-        if self.confirmed_day[p as usize].is_some() || !h.tests_positive(test.div_euclid(DAY) as i32)
+        if self.confirmed_day[p as usize].is_some()
+            || !h.tests_positive(test.div_euclid(DAY) as i32)
         {
             return;
         }
@@ -29,11 +30,12 @@ impl World {
             app.truth_due.push(p);
             let uploads = unit(seed, Stream::Upload, u64::from(p), 0) < ep.p_upload;
             if self.pop.people[p as usize].app && uploads {
-                let delay = self
-                    .cfg
-                    .timing
-                    .upload_delay
-                    .seconds(hash(seed, Stream::Upload, u64::from(p), 1));
+                let delay = self.cfg.timing.upload_delay.seconds(hash(
+                    seed,
+                    Stream::Upload,
+                    u64::from(p),
+                    1,
+                ));
                 self.agenda
                     .push(now + delay, Kind::Upload { test, result: now }, p);
             }
@@ -80,11 +82,19 @@ impl World {
         {
             let t = &self.cfg.timing;
             let test = now
-                + t.notified_test_delay
-                    .seconds(hash(seed, Stream::NotifiedTest, u64::from(p), key ^ 1));
+                + t.notified_test_delay.seconds(hash(
+                    seed,
+                    Stream::NotifiedTest,
+                    u64::from(p),
+                    key ^ 1,
+                ));
             let result = test
-                + t.test_result_delay
-                    .seconds(hash(seed, Stream::NotifiedTest, u64::from(p), key ^ 2));
+                + t.test_result_delay.seconds(hash(
+                    seed,
+                    Stream::NotifiedTest,
+                    u64::from(p),
+                    key ^ 2,
+                ));
             self.awaiting_result[p as usize] = true;
             self.agenda.push(result, Kind::Result { test }, p);
         }

@@ -81,11 +81,18 @@ impl Delay {
             Delay::Uniform {
                 min_hours,
                 max_hours,
-            } => min_hours.is_finite() && max_hours.is_finite() && 0.0 <= min_hours && min_hours <= max_hours,
+            } => {
+                min_hours.is_finite()
+                    && max_hours.is_finite()
+                    && 0.0 <= min_hours
+                    && min_hours <= max_hours
+            }
             Delay::Lognormal {
                 median_hours,
                 sigma,
-            } => median_hours.is_finite() && sigma.is_finite() && median_hours > 0.0 && sigma >= 0.0,
+            } => {
+                median_hours.is_finite() && sigma.is_finite() && median_hours > 0.0 && sigma >= 0.0
+            }
         };
         if ok {
             Ok(())
@@ -157,12 +164,14 @@ impl TimingParams {
     /// Rejects values the model cannot use.
     pub(super) fn check(&self) -> Result<(), SimError> {
         let p = self.batch_period_seconds;
-        if p < 60 || DAY as u32 % p != 0 {
+        if p < 60 || !(DAY as u32).is_multiple_of(p) {
             return Err(SimError::Config(format!(
                 "timing.batch_period_seconds must divide 86400 and be at least 60, got {p}"
             )));
         }
-        if self.fetch_interval_seconds < 60 || self.fetch_jitter_seconds > self.fetch_interval_seconds {
+        if self.fetch_interval_seconds < 60
+            || self.fetch_jitter_seconds > self.fetch_interval_seconds
+        {
             return Err(SimError::Config(
                 "timing.fetch_interval_seconds must be at least 60 and at least the jitter".into(),
             ));
@@ -177,15 +186,24 @@ impl TimingParams {
     fn fetch_time(&self, seed: u64, p: u32, k: i64) -> i64 {
         let phase = unit(seed, Stream::Fetch, u64::from(p), u64::MAX)
             * f64::from(self.fetch_phase_spread_seconds);
-        let jitter = (hash(seed, Stream::Fetch, u64::from(p), k as u64) % (u64::from(self.fetch_jitter_seconds) + 1)) as i64;
-        i64::from(self.fetch_offset_seconds) + phase as i64 + k * i64::from(self.fetch_interval_seconds) + jitter
+        let jitter = (hash(seed, Stream::Fetch, u64::from(p), k as u64)
+            % (u64::from(self.fetch_jitter_seconds) + 1)) as i64;
+        i64::from(self.fetch_offset_seconds)
+            + phase as i64
+            + k * i64::from(self.fetch_interval_seconds)
+            + jitter
     }
 
     /// Phone `p`'s first fetch strictly after `t` (fetch times increase with k because the
     /// jitter is at most the interval).
     pub(super) fn next_fetch(&self, seed: u64, p: u32, t: i64) -> i64 {
         let i = i64::from(self.fetch_interval_seconds);
-        let mut k = (t - i64::from(self.fetch_offset_seconds) - i64::from(self.fetch_phase_spread_seconds) - i64::from(self.fetch_jitter_seconds)).div_euclid(i) - 1;
+        let mut k = (t
+            - i64::from(self.fetch_offset_seconds)
+            - i64::from(self.fetch_phase_spread_seconds)
+            - i64::from(self.fetch_jitter_seconds))
+        .div_euclid(i)
+            - 1;
         loop {
             let f = self.fetch_time(seed, p, k);
             if f > t {
@@ -224,7 +242,9 @@ mod tests {
             median_hours: 24.0,
             sigma: 0.5,
         };
-        let mut v: Vec<i64> = (0..4001).map(|i| d.seconds(super::super::ble::mix(i))).collect();
+        let mut v: Vec<i64> = (0..4001)
+            .map(|i| d.seconds(super::super::ble::mix(i)))
+            .collect();
         v.sort_unstable();
         let median_h = v[2000] as f64 / 3600.0;
         assert!((median_h - 24.0).abs() < 1.5, "{median_h}");

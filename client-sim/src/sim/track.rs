@@ -126,7 +126,8 @@ pub fn fractions(pieces: &[Piece], tracks: &[Track]) -> Fractions {
             heard: 0.0,
         };
     }
-    let covered: Vec<BTreeMap<u32, Mask>> = tracks.iter().map(|t| by_day(t.pieces.iter())).collect();
+    let covered: Vec<BTreeMap<u32, Mask>> =
+        tracks.iter().map(|t| by_day(t.pieces.iter())).collect();
     let mut day_sum = (0.0, 0);
     for (day, mask) in &public {
         let best = covered
@@ -180,7 +181,10 @@ mod tests {
         assert_eq!(strict.len(), 3 + 1 + 4);
         assert!(strict.iter().all(|t| t.intervals() == 1));
         let gaen = link(&pieces, k, Linkage::ByDay, true);
-        assert_eq!(gaen.iter().map(Track::intervals).collect::<Vec<_>>(), [3, 5]);
+        assert_eq!(
+            gaen.iter().map(Track::intervals).collect::<Vec<_>>(),
+            [3, 5]
+        );
         let bz = link(&pieces, k, Linkage::All, true);
         assert_eq!(bz.len(), 1);
         assert_eq!(bz[0].intervals(), 8);

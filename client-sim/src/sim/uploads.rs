@@ -70,7 +70,10 @@ impl World {
         app.sniffer.uploaded(p, day);
         st.keys_uploaded += keys.len() as u64;
         server.set_time(unix(now).max(server.now()))?;
-        match server.upload(keys, onset, unix(now), via_authority, &mut r).await {
+        match server
+            .upload(keys, onset, unix(now), via_authority, &mut r)
+            .await
+        {
             Ok(()) => st.uploads += 1,
             Err(e) => eprintln!("warning: upload refused: {e}"),
         }

@@ -23,8 +23,8 @@ use super::server::SimServer;
 use super::sessions::DaySessions;
 use super::sniffer::Sniffer;
 use super::streams::Stream;
-use super::track::{Linkage, Track};
 use super::timing::DAY;
+use super::track::{Linkage, Track};
 use super::EPOCH;
 
 /// A deterministic world of people, phones and an epidemic, run a day at a time

@@ -244,7 +244,12 @@ fn proc_stats() -> serde_json::Value {
         .rsplit_once(')')
         .map(|(_, r)| r.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).map(|t| t / 100.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|t| t / 100.0)
+    };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     serde_json::json!({"peak_rss_mib": kib("VmHWM:").map(|k| k / 1024), "process_cpu_user_s": ticks(11),
         "process_cpu_system_s": ticks(12), "loadavg_at_end": load.trim()})
@@ -277,7 +282,10 @@ impl Common {
                 runs.len() as u64,
                 self.sim.quiet,
                 "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} runs (eta {eta})",
-                format!("{} runs (each with its counterfactual) on {jobs} workers", runs.len()),
+                format!(
+                    "{} runs (each with its counterfactual) on {jobs} workers",
+                    runs.len()
+                ),
             );
             let r = experiment::run_all(&runs, jobs, &|done, _| pb.set_position(done as u64))?;
             pb.finish_and_clear();
@@ -289,7 +297,10 @@ impl Common {
             phases.merge(&r.phases);
         }
         let phones = runs[0].1.phones as f64;
-        let phone_days: f64 = runs.iter().map(|(_, c)| c.phones as f64 * f64::from(c.days)).sum();
+        let phone_days: f64 = runs
+            .iter()
+            .map(|(_, c)| c.phones as f64 * f64::from(c.days))
+            .sum();
         let timing = serde_json::json!({
             "wall_seconds": wall,
             "runs": runs.len(),
@@ -307,12 +318,18 @@ impl Common {
             let o = &results[0].outcome;
             report::write(out, o, Some(&provenance))?;
             println!("{}", report::summary_table(o, wall));
-            println!("  wrote {}/report.json, daily.csv, epidemic.svg, notifications.svg, timing.json", out.display());
+            println!(
+                "  wrote {}/report.json, daily.csv, epidemic.svg, notifications.svg, timing.json",
+                out.display()
+            );
         } else {
             let summary = experiment::summary(&scenario, &results, Some(provenance));
             figures::write(out, &summary, &results)?;
             print_summary(&summary);
-            println!("  wrote {}/summary.json, summary.md, *.svg, runs/, timing.json ({wall:.1} s)", out.display());
+            println!(
+                "  wrote {}/summary.json, summary.md, *.svg, runs/, timing.json ({wall:.1} s)",
+                out.display()
+            );
         }
         write_json(&out.join("timing.json"), &timing)
     }
@@ -329,12 +346,18 @@ impl Common {
         let (outcome, phases) = rt.block_on(async {
             let server = self.sim.external(cfg.timing.batch_period_seconds).await?;
             let (out, server, phases) =
-                en_sim::sim::run_paired(cfg.clone(), server, &|d, _| pb.set_position(u64::from(d))).await?;
+                en_sim::sim::run_paired(cfg.clone(), server, &|d, _| pb.set_position(u64::from(d)))
+                    .await?;
             server.stop().await?;
             anyhow::Ok((out, phases))
         })?;
         pb.finish_and_clear();
-        Ok(RunResult::new(0, outcome, phases, start.elapsed().as_secs_f64()))
+        Ok(RunResult::new(
+            0,
+            outcome,
+            phases,
+            start.elapsed().as_secs_f64(),
+        ))
     }
 }
 
