@@ -8,6 +8,8 @@
 //!   used — the one table; a test checks it against `spec/api.md`;
 //! - [`keyfile`]: the files people pass around: a phone's keys (`KEYS.json`), signing keys
 //!   (secret, mode 0600, labelled so they are never mistaken for public keys) and public keys;
+//! - [`venue_files`]: the same for venue check-in: the authority's sealing key and a venue
+//!   owner's tracing secret;
 //! - `cli` (feature `cli`): the exit conventions of both binaries.
 //!
 //! ```
@@ -24,5 +26,6 @@ pub mod cli;
 mod error_code;
 pub mod json;
 pub mod keyfile;
+pub mod venue_files;
 
 pub use error_code::ErrorCode;

@@ -49,6 +49,7 @@ pub mod registry;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod traces;
 
 use std::future::Future;
 use std::sync::Arc;

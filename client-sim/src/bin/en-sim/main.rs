@@ -37,8 +37,14 @@ enum Command {
         #[command(subcommand)]
         action: cmd::phone::Action,
     },
-    /// Download the index and every batch, verify each signature and the hash chain, and
-    /// write the batches to DIR (continuing from batches already there).
+    /// Venue owner tools: create a venue (QR code, poster, tracing secret), trace requests.
+    Venue {
+        #[command(subcommand)]
+        action: cmd::venue::Action,
+    },
+    /// Download the index and every batch of both chains (keys, venue traces), verify each
+    /// signature and the hash chains, and write the batches to DIR (continuing from batches
+    /// already there).
     Fetch(cmd::fetch::Args),
     /// Simulate a population of phones, people and an epidemic against a real server, each
     /// run paired with its counterfactual (the app off). One run writes report.json,
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
         Command::Rpis(a) => cmd::rpis::run(a),
         Command::Authority { action } => action.run(),
         Command::Phone { action } => action.run(),
+        Command::Venue { action } => action.run(),
         Command::Fetch(a) => a.run(),
         Command::Run(a) => a.run(),
         Command::Sweep(a) => a.run(),

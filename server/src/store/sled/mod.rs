@@ -10,6 +10,7 @@
 //! | `batch_meta` | sequence u64 | index entry (window, hash, size) |
 //! | `meta` | `head` | chain head (sequence, hash, window end, cut) |
 //! | `chaff` | `r`, `p`, `q` | what the last fake upload wrote (overwritten each time) |
+//! | `traces`, `trace_batch_meta`, `meta`/`trace_head` | | venue traces and their chain ([`traces`]) |
 //!
 //! An upload is one sled transaction over `uploads`, `replay` and `quota`, then a group
 //! commit ([`commit`]) that fsyncs; after a crash it is wholly there or not at all. The checks
@@ -24,6 +25,7 @@
 pub mod commit;
 mod ledger;
 pub mod record;
+mod traces;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -58,6 +60,8 @@ pub struct SledStore {
     batch_meta: Tree,
     meta: Tree,
     chaff: Tree,
+    traces: Tree,
+    trace_batch_meta: Tree,
     ledger: Arc<Mutex<Ledger>>,
     /// The publication cut (see [`Store::advance_cut`]); uploads hold the read side while
     /// they insert, the batcher takes the write side to move it.
@@ -145,6 +149,8 @@ impl SledStore {
             batch_meta: db.open_tree("batch_meta")?,
             meta: db.open_tree("meta")?,
             chaff: db.open_tree("chaff")?,
+            traces: db.open_tree("traces")?,
+            trace_batch_meta: db.open_tree("trace_batch_meta")?,
             committer: Committer::start(db.clone(), dir),
             db,
             ledger: Arc::default(),
@@ -525,6 +531,8 @@ impl Store for SledStore {
             &self.quota,
             &self.batch_meta,
             &self.meta,
+            &self.traces,
+            &self.trace_batch_meta,
         ] {
             h.update(t.name());
             for kv in t.iter() {
