@@ -64,6 +64,7 @@ mod timing;
 mod track;
 mod truth;
 mod uploads;
+mod venues;
 mod world;
 
 pub use config::{SimConfig, DEFAULT_CHAFF_PER_DAY};
@@ -75,6 +76,7 @@ pub use population::{PopulationParams, AGE_BANDS};
 pub use sniffer::{SnifferParams, SnifferReport, SnifferRow};
 pub use timing::{Delay, TimingParams};
 pub use track::{fractions, link, Fractions, Linkage, Piece, Track};
+pub use venues::{Union, VenueOutcome, VenueParams};
 pub use world::World;
 
 use self::server::SimServer;

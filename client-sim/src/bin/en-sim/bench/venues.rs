@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use en_protocol::venue::bench::{heavy_user_fixture, PairingSample};
 use en_protocol::venue::SignedTraceBatch;
-use en_sim::sim::report::{line_chart, Series};
+use en_sim::sim::svg::{line_chart, Chart, Series};
 use serde::Serialize;
 
 use super::{median, percentile};
@@ -156,53 +156,52 @@ impl VenueResult {
                 .collect::<Vec<_>>()
         };
         let pairing_s = self.pairing_ms / 1e3;
-        line_chart(
-            &format!(
+        line_chart(&Chart {
+            title: format!(
                 "Venue matching, heavy user ({} records), one core",
                 self.points.first().map_or(0, |p| p.records)
             ),
-            "venue-hour traces published in the day",
-            "seconds",
-            &[
-                Series {
-                    label: "decode + verify + match (median)",
-                    color: "#1f77b4",
-                    points: pts(|p| p.total_seconds),
-                },
-                Series {
-                    label: "the same, on-CPU time (median)",
-                    color: "#ff7f0e",
-                    points: self
-                        .points
+            x_label: "venue-hour traces published in the day".into(),
+            y_label: "seconds".into(),
+            series: vec![
+                Series::line(
+                    "decode + verify + match (median)",
+                    "#1f77b4",
+                    pts(|p| p.total_seconds),
+                ),
+                Series::line(
+                    "the same, on-CPU time (median)",
+                    "#ff7f0e",
+                    self.points
                         .iter()
                         .filter_map(|p| Some((p.traces as f64, p.total_cpu_seconds?)))
                         .collect(),
-                },
-                Series {
-                    label: "slowest round",
-                    color: "#aec7e8",
-                    points: pts(|p| p.total_max_seconds),
-                },
-                Series {
-                    label: "pairings tried × one pairing",
-                    color: "#2ca02c",
-                    points: self
-                        .points
+                ),
+                Series::line("slowest round", "#aec7e8", pts(|p| p.total_max_seconds)),
+                Series::line(
+                    "pairings tried × one pairing",
+                    "#2ca02c",
+                    self.points
                         .iter()
                         .map(|p| (p.traces as f64, p.pairings as f64 * pairing_s))
                         .collect(),
-                },
-                Series {
-                    label: "target (0.5 s at 2,000; 2 s at 10,000)",
-                    color: "#d62728",
-                    points: self
-                        .points
+                ),
+                Series::line(
+                    "target (0.5 s at 2,000; 2 s at 10,000)",
+                    "#d62728",
+                    self.points
                         .iter()
                         .filter_map(|p| Some((p.traces as f64, p.target_seconds?)))
                         .collect(),
-                },
+                )
+                .dashed(),
             ],
-            None,
-        )
+            y_max: None,
+            x_log: false,
+            provenance: format!(
+                "en-sim bench --only venues (en-sim {})",
+                env!("CARGO_PKG_VERSION")
+            ),
+        })
     }
 }
