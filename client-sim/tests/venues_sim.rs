@@ -6,11 +6,11 @@
 //! gone. Small populations: every check-in hour is an encryption and every candidate record
 //! of a published trace a pairing.
 
-use en_sim::sim::{run, server::SimServer, SimConfig, VenueOutcome, VenueParams};
+use en_sim::sim::{run, server::SimServer, Outcome, SimConfig, VenueOutcome, VenueParams};
 
 /// A small world where cases are many enough to measure: 600 people, 12 days, 60 % with the
 /// app, and venue check-in with these rates.
-async fn simulate(checkin_rate: f64, forget_checkout: f64, recall: f64) -> VenueOutcome {
+fn config(checkin_rate: f64, forget_checkout: f64, recall: f64) -> SimConfig {
     let mut cfg = SimConfig::new(11, 600, 12, 0.6);
     cfg.epidemic.beta = 0.006;
     cfg.initial_infections = Some(8);
@@ -22,10 +22,19 @@ async fn simulate(checkin_rate: f64, forget_checkout: f64, recall: f64) -> Venue
     v.recall_venues = recall;
     v.auto_checkout_seconds = 4 * 3600;
     cfg.venues = Some(v);
+    cfg
+}
+
+async fn outcome(cfg: SimConfig) -> Outcome {
     let server = SimServer::for_config(&cfg).await.unwrap();
     let (out, server) = run(cfg, server, &|_, _| {}).await.unwrap();
     server.stop().await.unwrap();
     assert_eq!(out.upload_refusals, 0);
+    out
+}
+
+async fn simulate(checkin_rate: f64, forget_checkout: f64, recall: f64) -> VenueOutcome {
+    let out = outcome(config(checkin_rate, forget_checkout, recall)).await;
     let v = out.venues.expect("venues were on");
     assert_eq!(v.trace_refusals, 0, "the server refused a trace: {v:#?}");
     assert_eq!(
@@ -73,4 +82,22 @@ async fn forgetting_to_check_out_notifies_visitors_who_had_left() {
     // Automatic check-out covers the real stay (stays last at most an hour): nobody is
     // missed for forgetting.
     assert_eq!(v.recall_app_published, 1.0, "{v:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_seed_same_venue_report() {
+    let small = || {
+        let mut cfg = config(0.8, 0.3, 0.8);
+        cfg.phones = 300;
+        cfg.days = 8;
+        cfg
+    };
+    let a = outcome(small()).await;
+    let b = outcome(small()).await;
+    let v = a.venues.as_ref().unwrap();
+    assert!(v.check_ins > 0 && v.trace_reports > 0, "{v:#?}");
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
 }
