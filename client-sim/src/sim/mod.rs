@@ -29,7 +29,9 @@
 //! `contacts`, `places`, `population`, `epidemic`, `timing`, [`ble`] model people, places,
 //! radios and delays; `testing`, `uploads`, `batches`, `matching`, `keys`, `chaff`,
 //! `follow` are tests, the phones' and the authority's traffic; `sniffer` and `track` the
-//! Bluetooth adversary; `truth` the ground truth; `outcome` the results; `experiment`
+//! Bluetooth adversary; `truth` the ground truth; `venues` venue check-in and presence
+//! tracing with the real venue crypto (QR codes, check-ins, interviews, traces, matching,
+//! presence-contact ground truth); `outcome` the results; `experiment`
 //! runs many seeds, [`aggregate`] summarises them, [`scenario`] reads scenario files,
 //! [`report`], [`figures`] and [`svg`] write the outputs.
 
