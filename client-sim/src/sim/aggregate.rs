@@ -66,6 +66,54 @@ pub const METRICS: &[Metric] = &[
     Metric { name: "bytes_per_phone_per_day", doc: "bytes a phone downloads per day", value: |o| o.bytes_per_phone_per_day },
 ];
 
+fn venue(o: &Outcome, f: fn(&super::VenueOutcome) -> f64) -> f64 {
+    o.venues.as_ref().map_or(0.0, f)
+}
+
+/// Venue check-in's metrics, summarised when every run of a variant had venue check-in.
+pub const VENUE_METRICS: &[Metric] = &[
+    Metric {
+        name: "venue_precision",
+        doc: "venue-notified pairs that are presence contacts (overlapping stays)",
+        value: |o| venue(o, |v| v.precision),
+    },
+    Metric {
+        name: "venue_precision_same_hour",
+        doc: "venue-notified pairs that shared a venue-hour",
+        value: |o| venue(o, |v| v.precision_same_hour),
+    },
+    Metric {
+        name: "venue_recall",
+        doc: "presence-contact pairs notified by a venue",
+        value: |o| venue(o, |v| v.recall),
+    },
+    Metric {
+        name: "venue_recall_among_app_visitors",
+        doc: "presence-contact pairs notified by a venue, of those whose visitor runs the app",
+        value: |o| venue(o, |v| v.recall_among_app_visitors),
+    },
+    Metric {
+        name: "union_precision",
+        doc: "pairs notified by Bluetooth or a venue that are close or presence contacts",
+        value: |o| venue(o, |v| v.union.precision),
+    },
+    Metric {
+        name: "union_recall",
+        doc: "close ∪ presence contact pairs notified by either",
+        value: |o| venue(o, |v| v.union.recall),
+    },
+    Metric {
+        name: "union_recall_bluetooth",
+        doc: "close ∪ presence contact pairs notified by Bluetooth",
+        value: |o| venue(o, |v| v.union.recall_bluetooth),
+    },
+    Metric {
+        name: "union_recall_venues",
+        doc: "close ∪ presence contact pairs notified by a venue",
+        value: |o| venue(o, |v| v.union.recall_venues),
+    },
+];
+
 /// One K of the sniffer, over seeds.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
@@ -139,8 +187,10 @@ fn columns(outs: &[Outcome], f: impl Fn(&Outcome) -> Vec<f64>) -> Vec<Interval> 
 
 /// Summarises the paired runs `outs` (one per seed, in seed order) of a variant.
 pub fn summarise(label: &str, x: Option<f64>, outs: &[Outcome]) -> VariantSummary {
+    let venues = !outs.is_empty() && outs.iter().all(|o| o.venues.is_some());
     let metrics: BTreeMap<String, Interval> = METRICS
         .iter()
+        .chain(if venues { VENUE_METRICS } else { &[] })
         .map(|m| {
             let v: Vec<f64> = outs.iter().map(m.value).collect();
             (m.name.to_string(), mean_ci(&v))

@@ -52,6 +52,7 @@ impl World {
             self.hand_out(batch, t);
         }
         self.phases.add(started, |p| &mut p.batches);
+        self.publish_traces(server, t).await?;
         Ok(())
     }
 

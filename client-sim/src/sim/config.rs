@@ -9,6 +9,7 @@ use super::error::SimError;
 use super::population::PopulationParams;
 use super::sniffer::SnifferParams;
 use super::timing::TimingParams;
+use super::venues::VenueParams;
 
 /// Every parameter of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +54,9 @@ pub struct SimConfig {
     /// Every app user matches every new batch against all its scans (slow; for checking
     /// that the usual pruned matching gives the same results).
     pub exhaustive_matching: bool,
+    /// Venue check-in and presence tracing (`[sim.venues]`); absent: venues have no QR code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub venues: Option<VenueParams>,
 }
 
 /// Default chaff rate: a fake upload on one day in ten per app user.
@@ -78,6 +82,7 @@ impl Default for SimConfig {
             timing: TimingParams::default(),
             sniffer: SnifferParams::default(),
             exhaustive_matching: false,
+            venues: None,
         }
     }
 }
@@ -150,6 +155,9 @@ impl SimConfig {
         self.epidemic.check()?;
         self.population.check()?;
         self.timing.check()?;
+        if let Some(v) = &self.venues {
+            v.check()?;
+        }
         self.sniffer.check()
     }
 }

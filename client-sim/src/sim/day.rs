@@ -81,6 +81,15 @@ impl World {
                     self.fetch(e.person, e.time, &mut st);
                     self.phases.add(t, |p| &mut p.matching);
                 }
+                Kind::Interview => {
+                    let server = server.as_deref_mut().expect("checked above");
+                    self.interview(server, e.person, e.time, &mut st).await?;
+                }
+                Kind::VenueFetch => {
+                    let t = Instant::now();
+                    self.venue_fetch(e.person, e.time, &mut st);
+                    self.phases.add(t, |p| &mut p.matching);
+                }
             }
         }
         if let Some(server) = server {
@@ -163,6 +172,7 @@ impl World {
         }
         st.sessions = kept.len() as u64;
         st.new_hospitalisations = self.tally.hospitalisations - hosp_before;
+        self.venue_visits(day, &plan.visits);
         if let Some(app) = &mut self.app {
             let visits = plan.visits.into_iter().filter(|v| {
                 self.pop.people[v.person as usize].app

@@ -26,6 +26,11 @@ pub(super) enum Kind {
     },
     /// A phone fetches the batches published since its last fetch.
     Fetch,
+    /// The health authority interviews a confirmed case and traces the venues it recalls
+    /// (`venues`).
+    Interview,
+    /// A phone fetches the venue trace batches published since its last fetch (`venues`).
+    VenueFetch,
 }
 
 /// One event: at `time` (seconds since the simulation epoch), `kind`, about `person`.

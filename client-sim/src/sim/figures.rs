@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::aggregate::{VariantSummary, METRICS};
+use super::aggregate::{VariantSummary, METRICS, VENUE_METRICS};
 use super::experiment::{ExperimentSummary, RunResult};
 use super::report::{self, put, Provenance};
 use super::svg::{line_chart, Chart, Series};
@@ -144,6 +144,24 @@ pub fn write(dir: &Path, s: &ExperimentSummary, runs: &[RunResult]) -> Result<()
                 .dashed(),
             );
         }
+        if xs
+            .iter()
+            .all(|(_, v)| v.metrics.contains_key("union_recall"))
+        {
+            let title = format!(
+                "Recall of close ∪ presence contacts against {x_name} ({seeds} seeds, 95 % bands)"
+            );
+            let curves = vec![
+                Series::banded("Bluetooth only", COLORS[0], m("union_recall_bluetooth")),
+                Series::banded("venue check-in only", COLORS[1], m("union_recall_venues")),
+                Series::banded("both", COLORS[2], m("union_recall")),
+            ];
+            put(
+                dir,
+                "recall_venues.svg",
+                line_chart(&chart(title, &x_name, "recall", curves, Some(1.0), false)),
+            )?;
+        }
         let title = format!("Precision and recall against {x_name} ({seeds} seeds, 95 % bands)");
         put(
             dir,
@@ -255,7 +273,16 @@ pub fn markdown(s: &ExperimentSummary) -> String {
         let _ = write!(m, "---|");
     }
     m.push('\n');
-    for metric in METRICS {
+    let venues = s
+        .variants
+        .iter()
+        .all(|v| v.metrics.contains_key("union_recall"));
+    let listed = || {
+        METRICS
+            .iter()
+            .chain(if venues { VENUE_METRICS } else { &[] })
+    };
+    for metric in listed() {
         let _ = write!(m, "| {} |", metric.name);
         for v in &s.variants {
             let _ = write!(m, " {} |", fmt(&v.metrics[metric.name]));
@@ -297,7 +324,7 @@ pub fn markdown(s: &ExperimentSummary) -> String {
         }
     }
     let _ = writeln!(m, "\nMetrics:\n");
-    for metric in METRICS {
+    for metric in listed() {
         let _ = writeln!(m, "- `{}`: {}", metric.name, metric.doc);
     }
     m

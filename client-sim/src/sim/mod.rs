@@ -29,7 +29,9 @@
 //! `contacts`, `places`, `population`, `epidemic`, `timing`, [`ble`] model people, places,
 //! radios and delays; `testing`, `uploads`, `batches`, `matching`, `keys`, `chaff`,
 //! `follow` are tests, the phones' and the authority's traffic; `sniffer` and `track` the
-//! Bluetooth adversary; `truth` the ground truth; `outcome` the results; `experiment`
+//! Bluetooth adversary; `truth` the ground truth; `venues` venue check-in and presence
+//! tracing with the real venue crypto (QR codes, check-ins, interviews, traces, matching,
+//! presence-contact ground truth); `outcome` the results; `experiment`
 //! runs many seeds, [`aggregate`] summarises them, [`scenario`] reads scenario files,
 //! [`report`], [`figures`] and [`svg`] write the outputs.
 
@@ -64,6 +66,7 @@ mod timing;
 mod track;
 mod truth;
 mod uploads;
+mod venues;
 mod world;
 
 pub use config::{SimConfig, DEFAULT_CHAFF_PER_DAY};
@@ -75,6 +78,7 @@ pub use population::{PopulationParams, AGE_BANDS};
 pub use sniffer::{SnifferParams, SnifferReport, SnifferRow};
 pub use timing::{Delay, TimingParams};
 pub use track::{fractions, link, Fractions, Linkage, Piece, Track};
+pub use venues::{Union, VenueOutcome, VenueParams};
 pub use world::World;
 
 use self::server::SimServer;

@@ -218,6 +218,9 @@ pub struct Outcome {
     pub fake_upload_refusals: u64,
     /// Per-day numbers.
     pub daily: Vec<DayStats>,
+    /// Venue check-in beside Bluetooth, and the two together (when venues have QR codes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub venues: Option<super::venues::VenueOutcome>,
 }
 
 impl World {
@@ -302,6 +305,7 @@ impl World {
             fake_uploads: sum(|s| s.fake_uploads),
             fake_upload_refusals: sum(|s| s.fake_upload_refusals),
             daily: daily.clone(),
+            venues: self.venue_outcome(fetched_by),
             config: self.cfg.clone(),
         })
     }

@@ -259,8 +259,33 @@ pub fn summary_table(o: &Outcome, wall_seconds: f64) -> String {
             "fake uploads (chaff per day)",
             format!("{} ({})", o.fake_uploads, o.config.chaff_per_day),
         ),
-        ("wall time", format!("{wall_seconds:.1} s")),
     ]);
+    if let Some(v) = &o.venues {
+        rows.extend([
+            (
+                "venues: check-ins / traces / notified pairs",
+                format!(
+                    "{} / {} / {}",
+                    v.check_ins, v.trace_reports, v.notified_pairs
+                ),
+            ),
+            (
+                "venues: precision (same hour) / recall",
+                format!(
+                    "{:.3} ({:.3}) / {:.3}",
+                    v.precision, v.precision_same_hour, v.recall
+                ),
+            ),
+            (
+                "recall of close ∪ presence: BT / venues / both",
+                format!(
+                    "{:.3} / {:.3} / {:.3}",
+                    v.union.recall_bluetooth, v.union.recall_venues, v.union.recall
+                ),
+            ),
+        ]);
+    }
+    rows.push(("wall time", format!("{wall_seconds:.1} s")));
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     for (k, v) in rows {
         let _ = writeln!(s, "  {k:<width$}  {v}");

@@ -314,6 +314,33 @@ impl SimServer {
         })
     }
 
+    /// The health authority's side of a venue trace: opens the owner's `request` with the
+    /// authority's `sealing` key at `now` (every key pairing-checked), adds `message`, signs
+    /// it as the simulator's authority and posts it (`POST /v1/traces`). Returns the trace
+    /// as checked (what it publishes) and the hours the server stored.
+    pub async fn upload_trace(
+        &mut self,
+        request: &en_protocol::venue::TraceRequest,
+        sealing: &en_protocol::venue::SealingSecretKey,
+        message: &str,
+        now: UnixTime,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(en_protocol::venue::CheckedTrace, usize), SimError> {
+        let checked = request.open(sealing, now)?;
+        let signed = en_client::trace::trace_report(
+            request,
+            sealing,
+            message,
+            &self.authority,
+            self.region.as_str(),
+            &self.authority_key,
+            now,
+            rng,
+        )?;
+        let hours = en_client::trace::upload(&self.client, &signed.report).await?;
+        Ok((checked, hours))
+    }
+
     /// Seconds the in-process server spent handling requests (sum of request latencies).
     pub fn server_busy_seconds(&self) -> Option<f64> {
         match &self.mode {

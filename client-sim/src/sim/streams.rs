@@ -43,6 +43,9 @@ pub(super) enum Stream {
     Chaff = 0xc4af_f5ee,
     /// RSSI noise of regenerated scans.
     Radio = 0x7261_6469,
+    /// Venue check-in: who checks in and forgets to check out (keyed by person and day), what
+    /// a case recalls (keyed by case and visit), and the venue crypto's random bytes.
+    Venue = 0x7665_6e75,
 }
 
 /// A 64-bit hash of (seed, stream, a, b): independent, well-mixed values for every key.

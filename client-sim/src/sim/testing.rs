@@ -24,6 +24,7 @@ impl World {
         st.confirmed += 1;
         let iso = (self.cfg.epidemic.isolation_days * DAY as f64) as i64;
         h.isolate(now, iso);
+        self.schedule_interview(p, now);
         let seed = self.cfg.seed;
         let ep = &self.cfg.epidemic;
         if let Some(app) = &mut self.app {

@@ -10,7 +10,7 @@ use super::world::World;
 
 /// Whether a case with this course was infectious on `day` by the risk configuration's
 /// days-since-onset map (ground truth and scoring use the same infectious days).
-fn infectious_by_config(h: &Health, day: i32, rc: &RiskConfig) -> bool {
+pub(super) fn infectious_by_config(h: &Health, day: i32, rc: &RiskConfig) -> bool {
     match h.onset {
         Some(o) => {
             let d = day - o;

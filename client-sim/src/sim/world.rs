@@ -79,6 +79,8 @@ pub(super) struct App {
     /// Requests made by the reference phone and the fetchers.
     pub fetch_requests: u64,
     pub sniffer: Sniffer,
+    /// Venue check-in, when the world's venues have QR codes (`venues`).
+    pub venues: Option<Box<super::venues::Venues>>,
 }
 
 /// When things happened to an uploaded case, seconds since the simulation epoch.
@@ -160,6 +162,7 @@ impl World {
             truth_due: Vec::new(),
             fetch_requests: 0,
             sniffer: Sniffer::new(&cfg.sniffer, &pop, &cfg.population),
+            venues: super::venues::Venues::new(&cfg, &pop, server)?.map(Box::new),
         };
         World::build(cfg, Some(app), pop)
     }

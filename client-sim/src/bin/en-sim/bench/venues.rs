@@ -193,13 +193,14 @@ impl VenueResult {
                         .iter()
                         .filter_map(|p| Some((p.traces as f64, p.target_seconds?)))
                         .collect(),
-                ),
+                )
+                .dashed(),
             ],
             y_max: None,
             x_log: false,
             provenance: format!(
-                "en-sim bench --only venues ({})",
-                en_sim::sim::report::version()
+                "en-sim bench --only venues (en-sim {})",
+                env!("CARGO_PKG_VERSION")
             ),
         })
     }

@@ -117,6 +117,17 @@ pub struct SimArgs {
     /// Seconds between a phone's fetches [14400].
     #[arg(long)]
     pub fetch_interval: Option<u32>,
+    /// Venue check-in: probability that an app user checks in at a venue they visit
+    /// (gives every venue a QR code; each check-in hour costs an encryption and each
+    /// candidate record of a published trace a pairing, ~1 ms: keep populations modest).
+    #[arg(long)]
+    pub checkin_rate: Option<f64>,
+    /// Venue check-in: probability that a visitor forgets to check out [0.2].
+    #[arg(long)]
+    pub forget_checkout: Option<f64>,
+    /// Venue check-in: probability that an interviewed case recalls a venue visit [0.8].
+    #[arg(long)]
+    pub recall_venues: Option<f64>,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -182,6 +193,15 @@ impl SimArgs {
         ] {
             if let Some(v) = v {
                 put(&[name], Value::Float(v));
+            }
+        }
+        for (name, v) in [
+            ("checkin_rate", self.checkin_rate),
+            ("forget_checkout", self.forget_checkout),
+            ("recall_venues", self.recall_venues),
+        ] {
+            if let Some(v) = v {
+                put(&["venues", name], Value::Float(v));
             }
         }
         if let Some(v) = self.close_minutes {
