@@ -63,6 +63,10 @@ error_codes! {
     CertificateTooLong = ("certificate_lifetime_too_long", 400),
     /// A phone upload whose body is not padded to the server's fixed size.
     UploadNotPadded = ("upload_not_padded", 400),
+    /// The venue trace report's base64 or binary encoding is invalid (a key included).
+    MalformedTrace = ("malformed_trace", 400),
+    /// A traced hour is in the future or older than the 14-day check-in retention.
+    TraceHourOutOfRange = ("trace_hour_out_of_range", 400),
     /// A bulk upload with no reports or too many.
     InvalidBulkSize = ("invalid_bulk_size", 400),
     /// `/v1/batches/{seq}` with a sequence that is not a positive decimal integer.

@@ -5,8 +5,11 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use en_protocol::keys::SigningKey;
+use en_protocol::phone::ChainFollower;
 use en_protocol::verify::{AuthorityInfo, ExportKeys};
+use en_protocol::wire::chain::ChainFormat;
 use en_protocol::wire::{AuthorityId, Region};
+use en_protocol::{Error, UnixTime};
 
 /// The authority whose signatures the harnesses accept (seed corpora are signed with it).
 pub fn authority_key() -> SigningKey {
@@ -44,6 +47,40 @@ pub fn spec_export_keys() -> ExportKeys {
         .expect("the spec's export key"),
         authority_key().public_key(),
     ])
+}
+
+/// The export key of `spec/vectors/venue` (so that the signed trace vectors used as seeds
+/// verify) and [`authority_key`].
+pub fn venue_spec_export_keys() -> ExportKeys {
+    ExportKeys::new(vec![
+        en_protocol::keys::PublicKey::from_hex(
+            "e12f0cb818e66df049b085735eb11e46e78aa308b2748d3759b9c621ddb3d225",
+        )
+        .expect("the venue vectors' export key"),
+        authority_key().public_key(),
+    ])
+}
+
+/// Feeds a chain follower a hostile sequence of records (kind byte, u16 length, bytes), time
+/// advancing with each record, through `handle` (which picks the handler by kind), and
+/// asserts that every refusal leaves the follower's state unchanged.
+pub fn follow<C: ChainFormat>(
+    f: &mut ChainFollower<C>,
+    data: &[u8],
+    mut now: UnixTime,
+    mut handle: impl FnMut(&mut ChainFollower<C>, u8, &[u8], UnixTime) -> Result<(), Error>,
+) {
+    let mut rest = data;
+    while let [kind, a, b, tail @ ..] = rest {
+        let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
+        let (msg, next) = tail.split_at(n);
+        rest = next;
+        now = now.plus(u64::from(*a));
+        let before = *f.state();
+        if handle(f, *kind, msg, now).is_err() {
+            assert_eq!(*f.state(), before, "a refusal changed the follower's state");
+        }
+    }
 }
 
 /// The in-process server state (the one embedded-server helper, without listeners).
@@ -137,7 +174,7 @@ pub fn verify_request_from(
 /// Methods the request target chooses from.
 pub const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"];
 /// Paths the request target chooses from (a path ending in `/` is followed by a number).
-pub const PATHS: [&str; 9] = [
+pub const PATHS: [&str; 12] = [
     "/v1/cases",
     "/v1/publish",
     "/v1/index",
@@ -147,6 +184,9 @@ pub const PATHS: [&str; 9] = [
     "/nope",
     "/v1/batches/",
     "/v1/cases/bulk",
+    "/v1/traces",
+    "/v1/traces/index",
+    "/v1/traces/batches/",
 ];
 /// Content types the request target chooses from.
 pub const CONTENT_TYPES: [Option<&str>; 4] = [

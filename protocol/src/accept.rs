@@ -78,6 +78,13 @@ pub enum ReplayToken {
         /// The certificate id.
         id: [u8; 16],
     },
+    /// A venue trace report's nonce (unique per authority; see [`crate::venue::accept`]).
+    TraceReport {
+        /// The signing authority.
+        authority: AuthorityId,
+        /// The report's nonce.
+        nonce: [u8; 16],
+    },
 }
 
 impl std::fmt::Debug for ReplayToken {
@@ -88,6 +95,9 @@ impl std::fmt::Debug for ReplayToken {
                 write!(f, "ReplayToken::CaseReport({authority}, <nonce>)")
             }
             ReplayToken::Certificate { .. } => f.write_str("ReplayToken::Certificate(<id>)"),
+            ReplayToken::TraceReport { authority, .. } => {
+                write!(f, "ReplayToken::TraceReport({authority}, <nonce>)")
+            }
         }
     }
 }
@@ -105,6 +115,11 @@ impl ReplayToken {
             ReplayToken::Certificate { id } => {
                 out.extend_from_slice(b"en/v1/replay/certificate\0");
                 out.extend_from_slice(id);
+            }
+            ReplayToken::TraceReport { authority, nonce } => {
+                out.extend_from_slice(b"en/v1/replay/trace-report\0");
+                authority.write(&mut out);
+                out.extend_from_slice(nonce);
             }
         }
         out

@@ -127,7 +127,7 @@ pub fn release_time(meta: &KeyMetadata, now: UnixTime) -> UnixTime {
 /// `day` (days since the epoch).
 ///
 /// Their metadata is drawn from one fixed distribution that does not depend on the window's
-/// real keys (spec/protocol.md §3.5): a day-long key (period 144) starting on one of the 14
+/// real keys (spec/protocol.md §4.2): a day-long key (period 144) starting on one of the 14
 /// days before `day`, uniformly; report type "confirmed test" with its default transmission
 /// risk; days since symptom onset uniform in -10..=3 (a case who uploads 14 days of keys three
 /// days after onset). So a batch's padding says nothing about whether, or which, real keys

@@ -1,5 +1,6 @@
 //! The batch worker: closes a batch at every period boundary (pads, signs, chains, publishes),
-//! re-signs the index and the risk configuration so they stay fresh, and applies retention.
+//! and a venue trace batch beside it ([`crate::traces`]), re-signs the indexes and the risk
+//! configuration so they stay fresh, and applies retention.
 //!
 //! Publication order makes what phones see durable ([`crate::objects`]): the batch object,
 //! then the chain head in the store, then the index that lists the batch. A crash in between
@@ -20,7 +21,7 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::store::ChainHead;
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     tokio::task::spawn_blocking(f)
@@ -28,13 +29,26 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Serve(format!("batch task failed: {e}")))?
 }
 
-/// Closes the window ending at `boundary` if it is due. Returns the new batch's header.
+/// Closes the windows ending at `boundary` of both chains, key batches and venue trace
+/// batches ([`crate::traces::close_trace_window`]), where due. Returns the new key batch's
+/// header. A chain whose window is already closed is left alone, so a call that failed half
+/// way is simply repeated.
+pub async fn close_window(
+    state: &AppState,
+    boundary: UnixTime,
+) -> Result<Option<BatchHeader>, Error> {
+    let keys = close_key_window(state, boundary).await?;
+    crate::traces::close_trace_window(state, boundary).await?;
+    Ok(keys)
+}
+
+/// Closes the key chain's window ending at `boundary` if it is due.
 ///
 /// First moves the publication cut to `boundary`: once the store has done so, every upload
 /// released before the boundary is stored, and every later one is released after it (in the
 /// next window). Then reads the window's keys, pads, signs and publishes. If publishing
 /// fails, the next attempt reads the same keys again.
-pub async fn close_window(
+async fn close_key_window(
     state: &AppState,
     boundary: UnixTime,
 ) -> Result<Option<BatchHeader>, Error> {
@@ -135,8 +149,10 @@ async fn publish_index(state: &AppState) -> Result<(), Error> {
     state.refresh_signed().await
 }
 
-/// Forgets expired batches and records; publishes a new index if batches went.
+/// Forgets expired batches (of both chains) and records; publishes new indexes if batches
+/// went.
 pub async fn apply_retention(state: &AppState, now: UnixTime) -> Result<(), Error> {
+    crate::traces::apply_trace_retention(state, now).await?;
     let oldest = now.minus(state.cfg.config.retention_days * 86_400);
     let removed = state.store.prune(now, oldest).await?;
     if removed.is_empty() {

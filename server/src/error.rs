@@ -229,6 +229,10 @@ impl From<ValidationError> for ApiError {
                 C::CertificateTooLong,
                 format!("The verification certificate is valid for longer than this server accepts ({max_seconds} seconds); ask for a shorter one."),
             ),
+            ValidationError::TraceHourOutOfRange => (
+                C::TraceHourOutOfRange,
+                "A traced hour is in the future or older than the 14 days phones keep check-ins.".into(),
+            ),
             other => (C::InvalidRequest, format!("{other}.")),
         };
         ApiError::new(code, msg)

@@ -51,6 +51,7 @@ pub mod registry;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod traces;
 pub mod verification;
 
 use std::future::Future;

@@ -28,6 +28,12 @@ pub struct Metrics {
     pub verify_answered: AtomicU64,
     /// Certificates signed, real and fake together (`POST /v1/certificate`).
     pub certificate_answered: AtomicU64,
+    /// Venue trace reports answered 200 (`POST /v1/traces`).
+    pub traces_answered: AtomicU64,
+    /// Venue trace batches published.
+    pub trace_batches_published: AtomicU64,
+    /// Entries in published trace batches, real and padding together.
+    pub trace_entries_published: AtomicU64,
     /// Batches published.
     pub batches_published: AtomicU64,
     /// Keys in published batches, real and padding together (snapshot at each batch).
@@ -90,6 +96,7 @@ impl Metrics {
             ("publish", &self.publish_answered),
             ("verify", &self.verify_answered),
             ("certificate", &self.certificate_answered),
+            ("traces", &self.traces_answered),
         ] {
             let _ = writeln!(
                 s,
@@ -106,6 +113,18 @@ impl Metrics {
             "en_batches_published_total",
             "Batches published.",
             self.batches_published.load(Relaxed),
+        );
+        counter(
+            &mut s,
+            "en_trace_batches_published_total",
+            "Venue trace batches published.",
+            self.trace_batches_published.load(Relaxed),
+        );
+        counter(
+            &mut s,
+            "en_trace_entries_published_total",
+            "Entries in published venue trace batches, padding included.",
+            self.trace_entries_published.load(Relaxed),
         );
         gauge(
             &mut s,

@@ -225,8 +225,8 @@ impl AppState {
         Ok(state)
     }
 
-    /// Signs the risk configuration and the index again with the current time and publishes
-    /// them (at start, after each batch, and every `index_refresh_seconds`), so that phones
+    /// Signs the risk configuration and the indexes (keys, venue traces) again with the current
+    /// time and publishes them (at start, after each batch, and every `index_refresh_seconds`), so that phones
     /// can refuse a stale copy that a mirror froze or replays.
     pub async fn refresh_signed(&self) -> Result<(), Error> {
         let now = self.clock.now();
@@ -260,6 +260,7 @@ impl AppState {
         })
         .await
         .map_err(|e| Error::Serve(e.to_string()))?
-        .map_err(|e| Error::io("write", &dir, e))
+        .map_err(|e| Error::io("write", &dir, e))?;
+        crate::traces::refresh_trace_index(self, now).await
     }
 }

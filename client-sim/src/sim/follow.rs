@@ -111,7 +111,7 @@ mod tests {
     async fn phones_follow_the_chain_and_refusals_stop_them() {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let key = SigningKey::generate(&mut rng);
-        let mut server = SimServer::in_process(UnixTime(EPOCH), key, 1)
+        let mut server = SimServer::in_process(UnixTime(EPOCH), key, 1, 86_400)
             .await
             .unwrap();
         let mut phone = Downloader::new("reference", server.follower_config());

@@ -4,7 +4,7 @@
 //! A record is an hour label, a 4-bit tag and an IBE ciphertext of (arrival, departure,
 //! notification key) under the venue's identity for that hour. It names no venue: without
 //! a matching published key, or the venue's QR code to test against, the store shows only
-//! the hours its owner was checked in somewhere (spec/threat-model.md §7).
+//! the hours its owner was checked in somewhere (spec/threat-model.md §8).
 
 use rand_core::CryptoRngCore;
 

@@ -53,6 +53,8 @@ pub struct Config {
     pub index_refresh_seconds: u64,
     /// Batches are padded with random keys up to this many keys.
     pub min_batch_size: usize,
+    /// Venue trace batches are padded with fake traces up to this many entries (369 bytes each).
+    pub min_trace_batch_size: usize,
     /// Days keys and batches are kept.
     pub retention_days: u64,
     /// Oldest accepted key, in days since it expired.
@@ -141,6 +143,7 @@ impl Default for Config {
             batch_period_seconds: 86_400,
             index_refresh_seconds: 3600,
             min_batch_size: 100,
+            min_trace_batch_size: 100,
             retention_days: 14,
             max_key_age_days: 14,
             max_keys_per_upload: 30,
@@ -241,6 +244,11 @@ impl Config {
         if self.publish_body_bytes > l.max_body_bytes {
             return Err(bad(
                 "publish_body_bytes must not exceed limits.max_body_bytes".into(),
+            ));
+        }
+        if self.min_trace_batch_size > en_protocol::venue::batch::MAX_ENTRIES as usize {
+            return Err(bad(
+                "min_trace_batch_size must be at most 1000000 (a trace batch's limit)".into(),
             ));
         }
         if !(1..=10_000).contains(&self.max_reports_per_bulk) {

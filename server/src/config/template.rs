@@ -19,6 +19,7 @@ const TOP: &[(&str, &str)] = &[
     ("batch_period_seconds", "A batch is closed every this many seconds; must divide 86400. Default: daily."),
     ("index_refresh_seconds", "The index and risk configuration are re-signed at least this often; phones refuse\n# ones older than 6 hours (a frozen or replayed index is detected). At most 21600."),
     ("min_batch_size", "Batches are padded with random keys, with metadata from a fixed distribution, up to\n# this many keys."),
+    ("min_trace_batch_size", "Venue trace batches (closed with each batch) are padded with fake traces, at hours\n# spread like the real ones, up to this many entries (369 bytes each)."),
     ("retention_days", "Days keys, batches and upload records are kept."),
     ("max_key_age_days", "Keys that expired more than this many days ago are rejected."),
     ("max_keys_per_upload", "Most keys one upload may carry (GAEN: 30)."),

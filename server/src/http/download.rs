@@ -1,4 +1,5 @@
-//! `GET /v1/index`, `GET /v1/batches/{seq}`, `GET /v1/config`: signed bytes for phones, served
+//! `GET /v1/index`, `GET /v1/batches/{seq}`, `GET /v1/config`, and the venue trace chain's
+//! `GET /v1/traces/index`, `GET /v1/traces/batches/{seq}`: signed bytes for phones, served
 //! from shared bytes (no copy per request).
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use hyper::{Response, StatusCode};
 
 use super::Resp;
 use crate::error::ApiError;
+use crate::objects::Chain;
 use crate::state::AppState;
 
 /// Signed binary content.
@@ -39,8 +41,7 @@ fn not_yet() -> ApiError {
 /// The signed index of available batches (short cache: it changes with every batch and is
 /// re-signed regularly).
 pub fn index(state: &Arc<AppState>) -> Result<Resp, ApiError> {
-    let b = state.objects.index().ok_or_else(not_yet)?;
-    Ok(binary(b, HeaderValue::from_static("no-cache")))
+    chain_index(state.objects.keys())
 }
 
 /// The signed risk configuration.
@@ -49,8 +50,24 @@ pub fn config(state: &Arc<AppState>) -> Result<Resp, ApiError> {
     Ok(binary(b, HeaderValue::from_static("no-cache")))
 }
 
-/// One immutable batch, with a strong ETag and 304 on `If-None-Match`.
+/// One immutable key batch, with a strong ETag and 304 on `If-None-Match`.
 pub fn batch(state: &Arc<AppState>, seq: &str, headers: &HeaderMap) -> Result<Resp, ApiError> {
+    chain_batch(state, state.objects.keys(), seq, headers)
+}
+
+/// The signed index of a chain's batches (`no-cache`, as the key index).
+pub fn chain_index(chain: &Chain) -> Result<Resp, ApiError> {
+    let b = chain.index().ok_or_else(not_yet)?;
+    Ok(binary(b, HeaderValue::from_static("no-cache")))
+}
+
+/// One immutable batch of `chain`, with a strong ETag and 304 on `If-None-Match`.
+pub fn chain_batch(
+    state: &Arc<AppState>,
+    chain: &Chain,
+    seq: &str,
+    headers: &HeaderMap,
+) -> Result<Resp, ApiError> {
     if seq.is_empty() || !seq.bytes().all(|c| c.is_ascii_digit()) || seq.starts_with('0') {
         return Err(ApiError::new(
             ErrorCode::InvalidSequence,
@@ -65,11 +82,7 @@ pub fn batch(state: &Arc<AppState>, seq: &str, headers: &HeaderMap) -> Result<Re
     };
     // A positive decimal too large for u64 cannot name a batch either.
     let n: u64 = seq.parse().map_err(|_| not_found())?;
-    let (bytes, hash) = state
-        .objects
-        .batch(n)
-        .map_err(storage)?
-        .ok_or_else(not_found)?;
+    let (bytes, hash) = chain.batch(n).map_err(storage)?.ok_or_else(not_found)?;
     let etag = format!("\"{}\"", en_protocol::hex::encode(&hash));
     let matches = headers
         .get_all(IF_NONE_MATCH)

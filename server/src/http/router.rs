@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hyper::{Method, Request};
 
-use super::{admin, body, download, upload, verify, ReqBody, Resp};
+use super::{admin, body, download, traces, upload, verify, ReqBody, Resp};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,10 +32,14 @@ enum Route {
     Batch,
     Healthz,
     Metrics,
+    Traces,
+    TraceIndex,
+    TraceBatch,
 }
 
 const POST: &str = "POST";
 const GET: &str = "GET, HEAD";
+const TRACE_BATCHES: &str = "/v1/traces/batches/";
 
 fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
     let r = match (role, path) {
@@ -52,6 +56,9 @@ fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
         (Listener::Public, "/v1/config") => (Route::Config, GET),
         (Listener::Public, p) if p.starts_with("/v1/batches/") => (Route::Batch, GET),
         (Listener::Admin, "/metrics") => (Route::Metrics, GET),
+        (Listener::Public, "/v1/traces") => (Route::Traces, POST),
+        (Listener::Public, "/v1/traces/index") => (Route::TraceIndex, GET),
+        (Listener::Public, p) if p.starts_with(TRACE_BATCHES) => (Route::TraceBatch, GET),
         _ => return None,
     };
     Some(r)
@@ -105,6 +112,15 @@ pub async fn route<B: ReqBody>(
             bytes::Bytes::from_static(b"ok\n"),
         )),
         Route::Metrics => Ok(admin::metrics(state)),
+        // A trace report of 336 hours is 165 KB in base64: read under the bulk cap.
+        Route::Traces => traces::upload(state, body::read_json(state, req, true).await?).await,
+        Route::TraceIndex => download::chain_index(state.objects.traces()),
+        Route::TraceBatch => download::chain_batch(
+            state,
+            state.objects.traces(),
+            &path[TRACE_BATCHES.len()..],
+            req.headers(),
+        ),
     }
 }
 

@@ -66,7 +66,7 @@ pub(super) fn b64(s: &str, code: ErrorCode, what: &str) -> Result<Vec<u8>, ApiEr
 }
 
 /// Refuses uploads while the authority registry is unreadable (it fails closed).
-fn registry_available(state: &AppState) -> Result<(), ApiError> {
+pub(super) fn registry_available(state: &AppState) -> Result<(), ApiError> {
     if state.registry.refresh() {
         Ok(())
     } else {

@@ -21,6 +21,7 @@
 
 pub mod codes;
 pub mod sled;
+pub mod traces;
 
 use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::batch::BatchHash;
@@ -31,6 +32,7 @@ use en_protocol::UnixTime;
 pub use self::codes::CodeStore;
 pub use self::sled::codes::SledCodeStore;
 pub use self::sled::SledStore;
+pub use self::traces::{PendingTraces, TraceHead, TraceStore};
 
 /// The head of the published hash chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +103,10 @@ impl From<::sled::Error> for StoreError {
     }
 }
 
-/// A store of accepted uploads and of the chain head (see the module docs for its contract).
+/// A store of accepted uploads and of the chain head (see the module docs for its contract),
+/// and of venue traces ([`TraceStore`], their own file).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: TraceStore + Send + Sync + 'static {
     /// Stores `uploads` atomically and durably: all of them, or none on a refusal. Each is
     /// checked in order for a replayed token, keys stored before (or twice here), and its
     /// authority's quota of `quota` uploads per UTC day. Keys released before the

@@ -12,6 +12,7 @@ mod fixtures;
 mod ingest;
 mod matching;
 mod simulator;
+mod venues;
 
 use std::time::{Duration, Instant};
 
@@ -25,12 +26,13 @@ pub use download::{download, DownloadResult};
 pub use ingest::{ingest, IngestResult};
 pub use matching::{matching, MatchingResult};
 pub use simulator::{simulator, SimResult};
+pub use venues::{venues, VenueResult};
 
 /// Arguments of `en-sim bench`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Only these (comma-separated): matching, batch, ingest, download, wire, chaff, codes,
-    /// simulator.
+    /// simulator, venues.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds per timed measurement.
@@ -52,6 +54,9 @@ pub struct Args {
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Also write the venue matching figure (SVG) here.
+    #[arg(long)]
+    venue_figure: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -93,7 +98,14 @@ impl Args {
             step("simulator");
             r.simulator = Some(simulator(self.sim_phones, 21, self.sim_adoption)?);
         }
+        if want("venues") {
+            step("venue matching");
+            r.venues = Some(venues(d)?);
+        }
         print!("{}", r.table());
+        if let (Some(path), Some(v)) = (&self.venue_figure, &r.venues) {
+            std::fs::write(path, v.svg())?;
+        }
         if let Some(j) = self.json {
             std::fs::write(&j, serde_json::to_string_pretty(&r)? + "\n")?;
         }
@@ -158,6 +170,8 @@ pub struct BenchReport {
     pub codes: Option<CodesResult>,
     /// Simulator.
     pub simulator: Option<SimResult>,
+    /// Venue matching.
+    pub venues: Option<VenueResult>,
 }
 
 impl BenchReport {
@@ -329,6 +343,39 @@ impl BenchReport {
                 format!("100,000 × 21 days at this rate: {:.0} s", full),
                 format!("≤ 600 s: {}", ok(full <= 600.0)),
             ]);
+        }
+        if let Some(v) = &self.venues {
+            for p in &v.points {
+                rows.push([
+                    format!(
+                        "venue matching, {} records vs {} traces ({:.2} MB), 1 core",
+                        p.records,
+                        p.traces,
+                        p.batch_bytes as f64 / 1e6
+                    ),
+                    format!(
+                        "{:.3} s (decode+verify {:.3} s, match {:.3} s; slowest {:.3} s; on-CPU {})",
+                        p.total_seconds,
+                        p.decode_verify_seconds,
+                        p.match_seconds,
+                        p.total_max_seconds,
+                        p.total_cpu_seconds
+                            .map_or("n/a".into(), |c| format!("{c:.3} s"))
+                    ),
+                    format!(
+                        "{} pairings × {:.2} ms = {:.3} s (on-CPU {}); {} notifications",
+                        p.pairings,
+                        v.pairing_ms,
+                        p.pairings as f64 * v.pairing_ms / 1e3,
+                        v.pairing_cpu_ms.map_or("n/a".into(), |c| format!("{c:.2} ms")),
+                        p.notifications
+                    ),
+                    match p.target_seconds {
+                        Some(t) => format!("< {t} s: {}", ok(p.total_seconds < t)),
+                        None => String::new(),
+                    },
+                ]);
+            }
         }
         let widths: Vec<usize> = (0..4)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))

@@ -35,7 +35,6 @@ impl Args {
             }
             None => en_client::inspect::inspect_batch(&bytes, &super::trusted(&self.public_key)?)?,
         };
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        Ok(())
+        super::print(&serde_json::to_string_pretty(&v)?)
     }
 }

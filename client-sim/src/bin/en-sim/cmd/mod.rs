@@ -1,11 +1,18 @@
 //! One module per command.
 
 pub mod authority;
+pub mod checkin;
+pub mod checkout;
 pub mod fetch;
 pub mod inspect;
 pub mod phone;
 pub mod rpis;
 pub mod run;
+pub mod sealing_keygen;
+pub mod trace;
+pub mod venue;
+pub mod venue_notifications;
+pub mod venues;
 
 use std::path::Path;
 
@@ -30,6 +37,17 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+/// Writes `text` and a newline to stdout. A closed pipe (`en-sim … | head`) ends the output
+/// quietly instead of panicking as `println!` would.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// Reads a small text file (a certificate or HMAC key in base64).

@@ -1,4 +1,5 @@
-//! `en-sim phone …`: a phone's keys, tekmac and uploads.
+//! `en-sim phone …`: a phone's keys, tekmac and uploads, and its venue check-ins (one module
+//! per venue command).
 
 use std::path::PathBuf;
 
@@ -69,6 +70,17 @@ pub enum Action {
         #[arg(long)]
         ca: Option<PathBuf>,
     },
+    /// Scan a venue's entry code: check in (or out, if it is the open visit's code); the
+    /// visit closes by itself after --duration (2 hours by default).
+    Checkin(super::checkin::Args),
+    /// Check out of the open visit: its hourly records are encrypted and stored.
+    Checkout(super::checkout::Args),
+    /// Show what the phone knows of its check-ins: the open visit, and the number of hourly
+    /// records per day (never the venues of closed visits: the records name none).
+    Venues(super::venues::Args),
+    /// Match the stored check-ins against the venue trace batches `en-sim fetch` downloaded,
+    /// and print each notification with its message and overlap.
+    VenueNotifications(super::venue_notifications::Args),
 }
 
 impl Action {
@@ -76,6 +88,10 @@ impl Action {
     pub fn run(self) -> anyhow::Result<()> {
         let b64 = base64::engine::general_purpose::STANDARD;
         match self {
+            Action::Checkin(a) => a.run()?,
+            Action::Checkout(a) => a.run()?,
+            Action::Venues(a) => a.run()?,
+            Action::VenueNotifications(a) => a.run()?,
             Action::Keys { days, out } => {
                 let keys = phone::phone_keys(days, now(), &mut rand::rngs::OsRng);
                 keyfile::write_keys(&out, &keys)?;

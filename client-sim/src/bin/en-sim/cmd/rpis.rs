@@ -30,9 +30,18 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    write_rpis(&mut out, a.tek, a.interval, a.count, a.metadata)?;
-    out.flush()?;
-    Ok(())
+    let r = write_rpis(&mut out, a.tek, a.interval, a.count, a.metadata)
+        .and_then(|()| Ok(out.flush()?));
+    match r {
+        // `en-sim rpis … | head`: the reader went away; that is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 /// Writes one line per interval: `<ENIN> <RPI hex>[ <AEM hex>]`.

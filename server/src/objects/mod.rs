@@ -1,5 +1,6 @@
-//! The published bytes: batches, the index and the risk configuration, as immutable files in
-//! a directory (`objects/` in the data directory).
+//! The published bytes: the batches and index of each chain ([`Chain`]: key batches, and
+//! venue trace batches), and the risk configuration, as immutable files in a directory
+//! (`objects/` in the data directory).
 //!
 //! Each object is written to a temporary file, fsync'd, renamed into place and its directory
 //! fsync'd, so a published object is complete on stable storage or absent. Publication order
@@ -10,31 +11,24 @@
 //! Downloads are served from shared bytes: the index and the newest batches stay in memory
 //! as reference-counted [`Bytes`]; older batches are read from their file.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod chain;
+
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 
 use bytes::Bytes;
 
-/// How many of the newest batches stay in memory.
-const CACHED_BATCHES: usize = 4;
+pub use chain::{Chain, ChainNames, KEYS, TRACES};
 
 /// The object directory.
 pub struct Objects {
     dir: PathBuf,
-    index: RwLock<Option<Bytes>>,
     config: RwLock<Option<Bytes>>,
-    /// Sequences the current index lists: only these are served.
-    listed: RwLock<BTreeSet<u64>>,
-    cache: Mutex<BTreeMap<u64, Bytes>>,
-    /// SHA-256 of each batch served so far (its strong ETag).
-    hashes: Mutex<BTreeMap<u64, [u8; 32]>>,
-}
-
-fn batch_name(seq: u64) -> String {
-    format!("batch-{seq:020}.bin")
+    keys: Chain,
+    traces: Chain,
 }
 
 fn sha256(b: &[u8]) -> [u8; 32] {
@@ -51,47 +45,45 @@ fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Reads `dir/name`, `None` if it does not exist.
+fn read(dir: &Path, name: &str) -> std::io::Result<Option<Bytes>> {
+    match std::fs::read(dir.join(name)) {
+        Ok(b) => Ok(Some(Bytes::from(b))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl Objects {
-    /// Opens (creating, mode 0700) the directory and loads the current index.
+    /// Opens (creating, mode 0700) the directory and loads the current indexes.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         crate::datadir::create_private_dir(dir)?;
-        let read = |name: &str| match std::fs::read(dir.join(name)) {
-            Ok(b) => Ok(Some(Bytes::from(b))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        };
         Ok(Objects {
             dir: dir.to_path_buf(),
-            index: RwLock::new(read("index.bin")?),
-            config: RwLock::new(read("config.bin")?),
-            listed: RwLock::default(),
-            cache: Mutex::default(),
-            hashes: Mutex::default(),
+            config: RwLock::new(read(dir, "config.bin")?),
+            keys: Chain::open(dir, KEYS)?,
+            traces: Chain::open(dir, TRACES)?,
         })
     }
 
-    /// Writes a batch (not served until an index lists it).
-    pub fn put_batch(&self, seq: u64, bytes: Bytes) -> std::io::Result<()> {
-        put(&self.dir, &batch_name(seq), &bytes)?;
-        self.hashes
-            .lock()
-            .expect("hash lock")
-            .insert(seq, sha256(&bytes));
-        let mut c = self.cache.lock().expect("object cache lock");
-        c.insert(seq, bytes);
-        while c.len() > CACHED_BATCHES {
-            let oldest = *c.keys().next().expect("not empty");
-            c.remove(&oldest);
-        }
-        Ok(())
+    /// The key chain.
+    pub fn keys(&self) -> &Chain {
+        &self.keys
     }
 
-    /// Writes the index listing `listed` and serves it (and those batches) from now on.
+    /// The venue trace chain.
+    pub fn traces(&self) -> &Chain {
+        &self.traces
+    }
+
+    /// Writes a key batch (not served until an index lists it).
+    pub fn put_batch(&self, seq: u64, bytes: Bytes) -> std::io::Result<()> {
+        self.keys.put_batch(seq, bytes)
+    }
+
+    /// Writes the key index listing `listed` and serves it (and those batches) from now on.
     pub fn put_index(&self, bytes: Bytes, listed: BTreeSet<u64>) -> std::io::Result<()> {
-        put(&self.dir, "index.bin", &bytes)?;
-        *self.listed.write().expect("listed lock") = listed;
-        *self.index.write().expect("index lock") = Some(bytes);
-        Ok(())
+        self.keys.put_index(bytes, listed)
     }
 
     /// Writes the risk configuration and serves it from now on.
@@ -101,9 +93,9 @@ impl Objects {
         Ok(())
     }
 
-    /// The index being served.
+    /// The key index being served.
     pub fn index(&self) -> Option<Bytes> {
-        self.index.read().expect("index lock").clone()
+        self.keys.index()
     }
 
     /// The risk configuration being served.
@@ -111,42 +103,14 @@ impl Objects {
         self.config.read().expect("config lock").clone()
     }
 
-    /// A batch the current index lists, with its SHA-256.
+    /// A key batch the current index lists, with its SHA-256.
     pub fn batch(&self, seq: u64) -> std::io::Result<Option<(Bytes, [u8; 32])>> {
-        if !self.listed.read().expect("listed lock").contains(&seq) {
-            return Ok(None);
-        }
-        let cached = self
-            .cache
-            .lock()
-            .expect("object cache lock")
-            .get(&seq)
-            .cloned();
-        let bytes = match cached {
-            Some(b) => b,
-            None => match std::fs::read(self.dir.join(batch_name(seq))) {
-                Ok(b) => Bytes::from(b),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            },
-        };
-        let hash = *self
-            .hashes
-            .lock()
-            .expect("hash lock")
-            .entry(seq)
-            .or_insert_with(|| sha256(&bytes));
-        Ok(Some((bytes, hash)))
+        self.keys.batch(seq)
     }
 
-    /// Deletes a batch (after retention; the index no longer lists it).
+    /// Deletes a key batch (after retention; the index no longer lists it).
     pub fn remove_batch(&self, seq: u64) -> std::io::Result<()> {
-        self.cache.lock().expect("object cache lock").remove(&seq);
-        self.hashes.lock().expect("hash lock").remove(&seq);
-        match std::fs::remove_file(self.dir.join(batch_name(seq))) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        self.keys.remove_batch(seq)
     }
 
     /// A digest of every object's name and content (tests that assert nothing changed).
@@ -198,5 +162,30 @@ mod tests {
         o.put_index(Bytes::from_static(b"index 2"), BTreeSet::from([1]))
             .unwrap();
         assert_eq!(&o.batch(1).unwrap().unwrap().0[..], b"batch one");
+    }
+
+    #[test]
+    fn the_chains_are_apart() {
+        let d = tempfile::tempdir().unwrap();
+        let o = Objects::open(d.path()).unwrap();
+        o.traces()
+            .put_batch(1, Bytes::from_static(b"trace batch one"))
+            .unwrap();
+        o.traces()
+            .put_index(Bytes::from_static(b"trace index"), BTreeSet::from([1]))
+            .unwrap();
+        assert!(o.batch(1).unwrap().is_none(), "not a key batch");
+        assert!(o.index().is_none());
+        assert_eq!(
+            &o.traces().batch(1).unwrap().unwrap().0[..],
+            b"trace batch one"
+        );
+        let o = Objects::open(d.path()).unwrap();
+        assert_eq!(o.traces().index().as_deref(), Some(&b"trace index"[..]));
+        o.traces().remove_batch(1).unwrap();
+        assert!(!d
+            .path()
+            .join("trace-batch-00000000000000000001.bin")
+            .exists());
     }
 }
