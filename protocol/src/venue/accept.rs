@@ -16,7 +16,7 @@
 use super::report::{TraceEntry, VerifiedTraceReport};
 use super::{Hour, RETENTION_HOURS};
 use crate::accept::{AcceptPolicy, ReplayToken};
-use crate::error::{Error, ValidationError, VerifyError};
+use crate::error::{Error, ValidationError};
 use crate::time::UnixTime;
 use crate::wire::AuthorityId;
 
@@ -59,15 +59,7 @@ impl VerifiedTraceReport {
     /// Applies the acceptance rules at `now`: region, freshness, traced hours.
     pub fn accept(self, policy: &AcceptPolicy, now: UnixTime) -> Result<AcceptedTrace, Error> {
         let r = self.report();
-        if r.region != policy.region {
-            return Err(VerifyError::WrongRegion.into());
-        }
-        if r.issued_at > now.plus(policy.clock_skew_seconds) {
-            return Err(VerifyError::NotYetValid.into());
-        }
-        if r.issued_at.plus(policy.max_report_age_seconds) < now {
-            return Err(ValidationError::ReportTooOld.into());
-        }
+        policy.check_report(&r.region, r.issued_at, now)?;
         let latest = Hour::containing(now.plus(policy.clock_skew_seconds));
         let oldest = Hour(Hour::containing(now).0.saturating_sub(RETENTION_HOURS));
         if r.entries()
