@@ -3,10 +3,13 @@
 set -euo pipefail
 need=()
 command -v strace >/dev/null || need+=(strace)
+# The console's browser test (tests/console.rs): headless Chromium driven over WebDriver.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-echo "system packages present: strace $(strace --version | head -1 | awk '{print $NF}')"
+echo "system packages present: strace $(strace --version | head -1 | awk '{print $NF}'), $(chromium --version 2>/dev/null | head -1), $(chromedriver --version | awk '{print $1, $2}')"

@@ -66,13 +66,23 @@ impl Mirror {
     }
 }
 
-/// The real server's config, index and batches 1..=n, copied to the mirror.
+/// The real server's config, index and batches 1..=n, copied to the mirror (with the venue
+/// trace chain as the server lists it, which `en-sim fetch` follows too).
 async fn copy(s: &TestServer, m: &Mirror, n: u64) {
-    for path in ["/v1/config", "/v1/index"] {
+    for path in ["/v1/config", "/v1/index", "/v1/traces/index"] {
         m.put(path, s.client.get(path).await.unwrap());
     }
     for seq in 1..=n {
         let p = format!("/v1/batches/{seq}");
+        m.put(&p, s.client.get(&p).await.unwrap());
+    }
+    let traces = SignedIndex::decode_as(
+        &s.client.get("/v1/traces/index").await.unwrap(),
+        &en_protocol::wire::index::TRACE_INDEX,
+    )
+    .unwrap();
+    for e in &traces.verify(&s.export).unwrap().index().entries {
+        let p = format!("/v1/traces/batches/{}", e.sequence);
         m.put(&p, s.client.get(&p).await.unwrap());
     }
 }

@@ -63,12 +63,22 @@ error_codes! {
     CertificateTooLong = ("certificate_lifetime_too_long", 400),
     /// A phone upload whose body is not padded to the server's fixed size.
     UploadNotPadded = ("upload_not_padded", 400),
+    /// The venue trace report's base64 or binary encoding is invalid (a key included).
+    MalformedTrace = ("malformed_trace", 400),
+    /// A traced hour is in the future or older than the 14-day check-in retention.
+    TraceHourOutOfRange = ("trace_hour_out_of_range", 400),
     /// A bulk upload with no reports or too many.
     InvalidBulkSize = ("invalid_bulk_size", 400),
     /// `/v1/batches/{seq}` with a sequence that is not a positive decimal integer.
     InvalidSequence = ("invalid_sequence", 400),
     /// The body ended early.
     IncompleteBody = ("incomplete_body", 400),
+    /// A verification code that is neither 8 digits nor 16 characters of the code alphabet.
+    MalformedCode = ("malformed_code", 400),
+    /// A verification token that is not 43 characters of base64url.
+    MalformedToken = ("malformed_token", 400),
+    /// A test result the server cannot issue a code for (type, dates).
+    InvalidTestResult = ("invalid_test_result", 400),
     /// A signature check failed.
     BadSignature = ("bad_signature", 401),
     /// The signing authority is not registered.
@@ -79,6 +89,16 @@ error_codes! {
     WrongAudience = ("wrong_audience", 401),
     /// The keys are not the ones the certificate was issued for.
     TekmacMismatch = ("tekmac_mismatch", 401),
+    /// No such verification code (never issued, mistyped, or purged after expiry).
+    UnknownCode = ("unknown_code", 401),
+    /// The verification code has expired.
+    CodeExpired = ("code_expired", 401),
+    /// No such verification token.
+    UnknownToken = ("unknown_token", 401),
+    /// The verification token has expired.
+    TokenExpired = ("token_expired", 401),
+    /// A back-office request without a valid API key.
+    InvalidApiKey = ("invalid_api_key", 401),
     /// The authority has been revoked.
     RevokedAuthority = ("revoked_authority", 403),
     /// The authority may not report for this region, or this server does not publish for it.
@@ -95,12 +115,20 @@ error_codes! {
     Replayed = ("replayed", 409),
     /// A key was uploaded before.
     KeyExists = ("key_exists", 409),
+    /// The verification code was already used.
+    CodeUsed = ("code_used", 409),
+    /// The verification token was already used.
+    TokenUsed = ("token_used", 409),
     /// The body is larger than allowed.
     BodyTooLarge = ("body_too_large", 413),
     /// An upload without `Content-Type: application/json`.
     UnsupportedMediaType = ("unsupported_media_type", 415),
     /// The authority's daily upload quota is used up.
     QuotaExceeded = ("quota_exceeded", 429),
+    /// Too many failed short-code attempts for this authority (or the server) this hour.
+    CodeRateLimited = ("code_rate_limited", 429),
+    /// The authority has as many unexpired short codes as allowed; issue long codes.
+    TooManyShortCodes = ("too_many_short_codes", 429),
     /// The store failed.
     StorageError = ("storage_error", 500),
     /// The server is at its limit of request bodies in memory; try again shortly.

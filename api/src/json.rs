@@ -100,6 +100,25 @@ pub struct UploadAccepted {
     pub padding: String,
 }
 
+/// `POST /v1/traces`: a health authority's signed venue trace report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceUpload {
+    /// The signed trace report (spec/venue.md §8.6), standard base64.
+    pub report: String,
+    /// Ignored; lets clients make every request the same size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<String>,
+}
+
+/// Answer to an accepted trace report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceAccepted {
+    /// Venue-hours stored (the report's entries).
+    pub accepted_hours: usize,
+}
+
 /// Error body of every 4xx/5xx.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -179,6 +198,9 @@ mod tests {
         "moh.vn",
         "6fa4ff6b647c6415fdabe78d098f60bd4d773f7b616c61db415df5f66944a2fc",
     );
+    /// The authority key that signed the trace report example (`moh.vn`, region VN).
+    const TRACE_EXAMPLE_KEY: &str =
+        "540ddd959c564277859e6a02e75f96a39a9653967d0ccf3b2fe833690279272f";
     /// When the examples were captured (inside the certificate's hour of validity).
     const CAPTURED_AT: UnixTime = UnixTime(1_795_397_400);
 
@@ -241,8 +263,9 @@ mod tests {
     }
 
     /// The examples of spec/openapi.yaml are real uploads, not invented bytes: their
-    /// signatures verify with the key the spec names, the certificate covers the keys, and
-    /// the phone upload is padded as phones pad it.
+    /// signatures verify with the keys the spec names, the certificate covers the keys, the
+    /// phone upload is padded as phones pad it, and the trace report has the hour its
+    /// example answer counts.
     #[test]
     fn the_openapi_examples_are_real_uploads() {
         let spec =
@@ -283,5 +306,28 @@ mod tests {
             .expect("a signed certificate")
             .bind(keys, &b64(&publish.hmac_key))
             .expect("the certificate covers the keys");
+
+        assert!(
+            spec.contains(TRACE_EXAMPLE_KEY),
+            "the spec names the trace example's key"
+        );
+        let trace: TraceUpload = serde_json::from_value(example(&spec, "TraceUpload")).unwrap();
+        let registry = BTreeMap::from([(
+            AuthorityId::new(EXAMPLE_AUTHORITY.0).unwrap(),
+            AuthorityInfo {
+                public_key: PublicKey::from_hex(TRACE_EXAMPLE_KEY).unwrap(),
+                region: Some(Region::new("VN").unwrap()),
+                revoked: false,
+            },
+        )]);
+        let report = en_protocol::venue::SignedTraceReport::decode(&b64(&trace.report))
+            .unwrap()
+            .verify(&registry)
+            .expect("a signed trace report");
+        assert_eq!(
+            report.report().entries().len(),
+            1,
+            "the example's answer says 1 hour"
+        );
     }
 }

@@ -28,7 +28,7 @@ use crate::json::{JsonKey, KeyError};
 const SECRET_LABEL: &str = "secret-key:";
 const PUBLIC_LABEL: &str = "public-key:";
 /// Key files are small; anything larger is not one.
-const MAX_KEY_FILE: u64 = 4096;
+pub(crate) const MAX_KEY_FILE: u64 = 4096;
 /// `KEYS.json` files are small too (30 keys are about 3 KiB).
 const MAX_KEYS_FILE: u64 = 1 << 20;
 
@@ -77,6 +77,12 @@ pub enum KeyFileError {
     /// Not a public key, neither as 64 hex characters nor as a readable file.
     #[error("the public key is neither 64 hex characters nor a readable public key file")]
     NotAPublicKey,
+    /// A venue sealing secret key where its public key was expected.
+    #[error("{} is a secret sealing key file: give venue owners the public key instead (the 64 hex characters `en-sim authority sealing-keygen` printed, or the .pub file it wrote)", path.display())]
+    SecretSealingKey {
+        /// The file.
+        path: PathBuf,
+    },
     /// A key in a `KEYS.json` file is invalid.
     #[error("{}: {source}", path.display())]
     Key {
@@ -87,7 +93,7 @@ pub enum KeyFileError {
     },
 }
 
-fn io<'a>(
+pub(crate) fn io<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> KeyFileError + 'a {
@@ -98,7 +104,7 @@ fn io<'a>(
     }
 }
 
-fn read_small(path: &Path, max: u64) -> Result<Zeroizing<String>, KeyFileError> {
+pub(crate) fn read_small(path: &Path, max: u64) -> Result<Zeroizing<String>, KeyFileError> {
     use std::io::Read;
     let f = std::fs::File::open(path).map_err(io("read", path))?;
     let mut s = Zeroizing::new(String::new());
@@ -115,7 +121,7 @@ fn read_small(path: &Path, max: u64) -> Result<Zeroizing<String>, KeyFileError> 
 }
 
 /// The value after `label` on a non-comment line, if there is such a line.
-fn labelled<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+pub(crate) fn labelled<'a>(text: &'a str, label: &str) -> Option<&'a str> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.starts_with('#'))
@@ -123,12 +129,12 @@ fn labelled<'a>(text: &'a str, label: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-fn is_hex64(s: &str) -> bool {
+pub(crate) fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Refuses a secret file that group or others may read.
-fn check_private(path: &Path) -> Result<(), KeyFileError> {
+pub(crate) fn check_private(path: &Path) -> Result<(), KeyFileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,52 @@
 //! Small statistics for measured claims: the two-sample Kolmogorov–Smirnov test, used to
 //! check that fake and real uploads cannot be told apart by their timing (`en-sim bench
-//! --only chaff` and `tests/chaff.rs`).
+//! --only chaff` and `tests/chaff.rs`); means with Student-t 95 % confidence intervals, for
+//! results over several seeds (`en-sim run --seeds N`).
+
+use serde::Serialize;
+
+/// A mean over runs with its 95 % confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Interval {
+    /// Mean.
+    pub mean: f64,
+    /// Lower end of the 95 % interval.
+    pub lo: f64,
+    /// Upper end.
+    pub hi: f64,
+}
+
+/// Two-sided 97.5 % quantiles of Student's t for 1..=30 degrees of freedom.
+const T975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// The mean of `v` with a 95 % confidence interval for it (Student's t on the sample
+/// standard deviation; one value gives an interval of zero width, none gives zeros).
+pub fn mean_ci(v: &[f64]) -> Interval {
+    if v.is_empty() {
+        return Interval::default();
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() == 1 {
+        return Interval {
+            mean,
+            lo: mean,
+            hi: mean,
+        };
+    }
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let t = T975.get(v.len() - 2).copied().unwrap_or(1.96);
+    let half = t * (var / n).sqrt();
+    Interval {
+        mean,
+        lo: mean - half,
+        hi: mean + half,
+    }
+}
 
 /// The two-sample Kolmogorov–Smirnov statistic D (the largest gap between the two empirical
 /// distribution functions, 0..=1) and its asymptotic p-value (the probability of a D at
@@ -61,6 +107,22 @@ mod tests {
         let (d, p) = ks_two_sample(&a, &b);
         assert_eq!(d, 1.0);
         assert!(p < 1e-10);
+    }
+
+    #[test]
+    fn confidence_intervals() {
+        let ci = mean_ci(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(ci.mean, 2.5);
+        // sd = 1.291, se = 0.6455, t(3) = 3.182.
+        assert!((ci.hi - ci.mean - 3.182 * 0.645_497).abs() < 1e-4, "{ci:?}");
+        assert_eq!(
+            mean_ci(&[5.0]),
+            Interval {
+                mean: 5.0,
+                lo: 5.0,
+                hi: 5.0
+            }
+        );
     }
 
     #[test]

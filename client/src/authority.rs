@@ -13,7 +13,7 @@ use rand_core::CryptoRngCore;
 use crate::transport::Client;
 use crate::Error;
 
-fn authority_id(s: &str) -> Result<AuthorityId, Error> {
+pub(crate) fn authority_id(s: &str) -> Result<AuthorityId, Error> {
     AuthorityId::new(s)
         .map_err(|_| Error::Invalid("--authority must be 1-64 of a-z 0-9 . _ -".into()))
 }

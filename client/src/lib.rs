@@ -6,7 +6,12 @@
 //! - [`transport`]: the HTTPS client (rustls), with refusals as typed errors;
 //! - [`authority`]: a health authority's case reports and verification certificates;
 //! - [`phone`]: a phone's keys, tekmac, certified and fake uploads;
-//! - [`fetch`]: a phone's downloads: the index and new batches, each verified and chained;
+//! - [`verify`]: a phone redeems a verification code for a certificate and uploads;
+//! - [`fetch`]: a phone's downloads: the index and new batches, each verified and chained,
+//!   for both chains (keys, venue traces);
+//! - [`venue`]: a phone's venue check-ins (state file, check-in and -out, matching against
+//!   trace batches); [`trace`]: a venue owner's trace request and a health authority's
+//!   trace report and its upload;
 //! - [`inspect`]: verifies a downloaded batch or a GAEN `export.zip` and describes it.
 //!
 //! The protocol decisions (signatures, chain rules, upload rules) are made in `en-protocol`;
@@ -19,7 +24,10 @@ mod error;
 pub mod fetch;
 pub mod inspect;
 pub mod phone;
+pub mod trace;
 pub mod transport;
+pub mod venue;
+pub mod verify;
 
 pub use error::{Error, Refused};
 

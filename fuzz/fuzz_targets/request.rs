@@ -11,12 +11,13 @@ fuzz_target!(|data: &[u8]| {
     let is_upload = req.method() == hyper::Method::POST
         && matches!(
             req.uri().path(),
-            "/v1/cases" | "/v1/cases/bulk" | "/v1/publish"
+            "/v1/cases" | "/v1/cases/bulk" | "/v1/publish" | "/v1/traces"
         );
     let h = en_fuzz::harness();
     let before = h.rt.block_on(h.state.store.fingerprint()).unwrap();
     let role = en_fuzz::listener_of(data);
-    let resp = h.rt.block_on(en_server::http::handle(h.state.clone(), role, req));
+    let resp =
+        h.rt.block_on(en_server::http::handle(h.state.clone(), role, req));
     let status = resp.status();
     assert!(!status.is_server_error(), "5xx for input {data:?}");
     let after = h.rt.block_on(h.state.store.fingerprint()).unwrap();

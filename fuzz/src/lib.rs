@@ -5,8 +5,11 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use en_protocol::keys::SigningKey;
+use en_protocol::phone::ChainFollower;
 use en_protocol::verify::{AuthorityInfo, ExportKeys};
+use en_protocol::wire::chain::ChainFormat;
 use en_protocol::wire::{AuthorityId, Region};
+use en_protocol::{Error, UnixTime};
 
 /// The authority whose signatures the harnesses accept (seed corpora are signed with it).
 pub fn authority_key() -> SigningKey {
@@ -46,6 +49,40 @@ pub fn spec_export_keys() -> ExportKeys {
     ])
 }
 
+/// The export key of `spec/vectors/venue` (so that the signed trace vectors used as seeds
+/// verify) and [`authority_key`].
+pub fn venue_spec_export_keys() -> ExportKeys {
+    ExportKeys::new(vec![
+        en_protocol::keys::PublicKey::from_hex(
+            "e12f0cb818e66df049b085735eb11e46e78aa308b2748d3759b9c621ddb3d225",
+        )
+        .expect("the venue vectors' export key"),
+        authority_key().public_key(),
+    ])
+}
+
+/// Feeds a chain follower a hostile sequence of records (kind byte, u16 length, bytes), time
+/// advancing with each record, through `handle` (which picks the handler by kind), and
+/// asserts that every refusal leaves the follower's state unchanged.
+pub fn follow<C: ChainFormat>(
+    f: &mut ChainFollower<C>,
+    data: &[u8],
+    mut now: UnixTime,
+    mut handle: impl FnMut(&mut ChainFollower<C>, u8, &[u8], UnixTime) -> Result<(), Error>,
+) {
+    let mut rest = data;
+    while let [kind, a, b, tail @ ..] = rest {
+        let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
+        let (msg, next) = tail.split_at(n);
+        rest = next;
+        now = now.plus(u64::from(*a));
+        let before = *f.state();
+        if handle(f, *kind, msg, now).is_err() {
+            assert_eq!(*f.state(), before, "a refusal changed the follower's state");
+        }
+    }
+}
+
 /// The in-process server state (the one embedded-server helper, without listeners).
 pub struct Harness {
     /// Runtime the handlers run on.
@@ -59,37 +96,85 @@ pub struct Harness {
 /// padded here (`publish_body_bytes = 0`), so that fuzzed bodies reach the deeper checks.
 pub fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
-    H.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut config = en_server::config::Config::default();
-        config.batch_period_seconds = 86_400;
-        config.publish_body_bytes = 0;
-        let opened = rt
-            .block_on(en_server::embedded::open(&en_server::embedded::Options {
-                config,
-                authority: ("moh.vn".into(), authority_key().public_key(), Some("VN".into())),
-                clock: Default::default(),
-                transport: en_server::Transport::InsecureHttp,
-                batch_worker: false,
-                padding_seed: None,
-            }))
-            .unwrap();
-        Harness {
-            rt,
-            state: opened.state.clone(),
-            _opened: opened,
-        }
-    })
+    H.get_or_init(|| open_harness(false))
+}
+
+/// The harness of the `verify_request` target: the server also holds [`authority_key`] (so
+/// that codes of `moh.vn` reach the code store), and phone requests need no padding
+/// (`phone_request_bytes = 0`).
+pub fn verify_harness() -> &'static Harness {
+    static H: OnceLock<Harness> = OnceLock::new();
+    H.get_or_init(|| open_harness(true))
+}
+
+fn open_harness(hold_key: bool) -> Harness {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = en_server::config::Config::default();
+    config.batch_period_seconds = 86_400;
+    config.publish_body_bytes = 0;
+    config.console.phone_request_bytes = 0;
+    let opened = rt
+        .block_on(en_server::embedded::open(&en_server::embedded::Options {
+            config,
+            authority: ("moh.vn".into(), authority_key().public_key(), Some("VN".into())),
+            clock: Default::default(),
+            transport: en_server::Transport::InsecureHttp,
+            batch_worker: false,
+            padding_seed: None,
+        }))
+        .unwrap();
+    if hold_key {
+        let dir = en_server::datadir::DataDir::new(opened.dir.path()).authority_keys();
+        en_server::datadir::create_private_dir(&dir).unwrap();
+        en_api::keyfile::write_signing_key(
+            &en_server::verification::keys::key_path(&dir, "moh.vn"),
+            &authority_key(),
+        )
+        .unwrap();
+    }
+    Harness {
+        rt,
+        state: opened.state.clone(),
+        _opened: opened,
+    }
+}
+
+/// Paths the `verify_request` target chooses from (the last on the admin listener).
+pub const VERIFY_PATHS: [&str; 3] = ["/v1/verify", "/v1/certificate", "/console/api/v1/codes"];
+
+/// Input layout of the `verify_request` target: path, then the JSON body; the body's first
+/// byte also chooses whether an `Authorization` header with a made-up API key is sent.
+pub fn verify_request_from(
+    data: &[u8],
+) -> Option<(en_server::Listener, hyper::Request<http_body_util::Full<Bytes>>)> {
+    let (head, body) = data.split_first()?;
+    let i = usize::from(*head) % VERIFY_PATHS.len();
+    let mut b = hyper::Request::builder()
+        .method("POST")
+        .uri(VERIFY_PATHS[i])
+        .header("content-type", "application/json");
+    if head & 0x80 != 0 {
+        b = b.header("authorization", "Bearer enk_00000000_00");
+    }
+    let role = if i == 2 {
+        en_server::Listener::Admin
+    } else {
+        en_server::Listener::Public
+    };
+    let req = b
+        .body(http_body_util::Full::new(Bytes::copy_from_slice(body)))
+        .ok()?;
+    Some((role, req))
 }
 
 /// Methods the request target chooses from.
 pub const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"];
 /// Paths the request target chooses from (a path ending in `/` is followed by a number).
-pub const PATHS: [&str; 9] = [
+pub const PATHS: [&str; 12] = [
     "/v1/cases",
     "/v1/publish",
     "/v1/index",
@@ -99,6 +184,9 @@ pub const PATHS: [&str; 9] = [
     "/nope",
     "/v1/batches/",
     "/v1/cases/bulk",
+    "/v1/traces",
+    "/v1/traces/index",
+    "/v1/traces/batches/",
 ];
 /// Content types the request target chooses from.
 pub const CONTENT_TYPES: [Option<&str>; 4] = [

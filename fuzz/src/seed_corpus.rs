@@ -32,7 +32,11 @@ fn venue_seeds(corpus: &Path) -> usize {
     let now = UnixTime(1_767_315_600);
     let hours = [Hour(490_905), Hour(490_906)];
     let req = secret.trace_request(&hours).unwrap();
-    write(&corpus.join("venue_trace_request"), "harness-valid", &req.encode());
+    write(
+        &corpus.join("venue_trace_request"),
+        "harness-valid",
+        &req.encode(),
+    );
     let checked = req.open(&sealing, now).unwrap();
     let report = TraceReport::new(
         &checked,
@@ -45,7 +49,11 @@ fn venue_seeds(corpus: &Path) -> usize {
     )
     .unwrap();
     let key = en_fuzz::authority_key();
-    write(&corpus.join("venue_trace_report"), "harness-valid", &report.sign(&key).unwrap());
+    write(
+        &corpus.join("venue_trace_report"),
+        "harness-valid",
+        &report.sign(&key).unwrap(),
+    );
     let batch = TraceBatch {
         region: Region::new("VN").unwrap(),
         sequence: 1,
@@ -54,19 +62,48 @@ fn venue_seeds(corpus: &Path) -> usize {
         prev_hash: [0; 32],
         entries: report.entries().to_vec(),
     };
-    write(&corpus.join("venue_trace_batch"), "harness-valid", &batch.sign(&key).unwrap());
+    let batch = batch.sign(&key).unwrap();
+    write(&corpus.join("venue_trace_batch"), "harness-valid", &batch);
+    let index = en_protocol::wire::index::Index {
+        region: Region::new("VN").unwrap(),
+        generated_at: UnixTime(3),
+        entries: vec![en_protocol::wire::index::IndexEntry {
+            sequence: 1,
+            window_start: UnixTime(1),
+            window_end: UnixTime(2),
+            hash: en_protocol::venue::SignedTraceBatch::decode(&batch)
+                .unwrap()
+                .header()
+                .hash,
+            size: batch.len() as u64,
+        }],
+    };
+    let index = index
+        .sign_as(&en_protocol::wire::index::TRACE_INDEX, &key)
+        .unwrap();
+    write(&corpus.join("trace_index"), "harness-valid", &index);
     let mut store = CheckInStore::new();
     store
-        .insert_visit(&payload, Hour(490_905).start(), Hour(490_906).end(), &mut rng)
+        .insert_visit(
+            &payload,
+            Hour(490_905).start(),
+            Hour(490_906).end(),
+            &mut rng,
+        )
         .unwrap();
     let first = [store.records()[0].encode(), report.entries()[0].encode()].concat();
     write(&corpus.join("venue_match"), "harness-match", &first);
-    write(&corpus.join("venue_checkins"), "harness-valid", &store.encode());
-    5
+    write(
+        &corpus.join("venue_checkins"),
+        "harness-valid",
+        &store.encode(),
+    );
+    6
 }
 
-/// Sequences for the chain follower: the spec's positive index and batch vectors as records
-/// (kind, u16 length, bytes), index first.
+/// Sequences for the chain followers: the spec's positive index and batch vectors as records
+/// (kind, u16 length, bytes), index first; the key chain's for `follower`, the venue trace
+/// chain's for `trace_follower`.
 fn follower_seeds(fuzz: &Path, corpus: &Path) -> usize {
     let positive = |file: &str| -> Vec<Vec<u8>> {
         let v: serde_json::Value = serde_json::from_str(
@@ -88,17 +125,52 @@ fn follower_seeds(fuzz: &Path, corpus: &Path) -> usize {
         r.extend_from_slice(b);
         r
     };
-    let (indexes, batches) = (positive("index.json"), positive("batch.json"));
     let mut n = 0;
-    for (i, idx) in indexes.iter().enumerate() {
-        let mut seq = record(0, idx);
-        for b in &batches {
-            seq.extend(record(1, b));
+    for (target, index, batch) in [
+        ("follower", "index.json", "batch.json"),
+        (
+            "trace_follower",
+            "venue/venue_trace_index.json",
+            "venue/venue_trace_batch.json",
+        ),
+    ] {
+        let (indexes, batches) = (positive(index), positive(batch));
+        for (i, idx) in indexes.iter().enumerate() {
+            let mut seq = record(0, idx);
+            for b in &batches {
+                seq.extend(record(1, b));
+            }
+            write(&corpus.join(target), &format!("spec-{i}"), &seq);
+            n += 1;
         }
-        write(&corpus.join("follower"), &format!("spec-{i}"), &seq);
-        n += 1;
     }
     n
+}
+
+/// A valid trace upload for `request`: a venue's trace request opened with a fresh sealing
+/// key, traced for two recent hours, signed by the harness's authority at `now`.
+fn trace_upload(now: UnixTime) -> String {
+    use en_protocol::venue::{bench::FixtureRng, setup, Hour, SealingSecretKey, TraceReport};
+    let mut rng = FixtureRng::new(11);
+    let sealing = SealingSecretKey::from_bytes([10; 32]);
+    let (_, secret) = setup(&mut rng, "Market", "2 Main St", &sealing.public_key()).unwrap();
+    let hour = (now.0 / 3600) as u32;
+    let req = secret
+        .trace_request(&[Hour(hour - 3), Hour(hour - 2)])
+        .unwrap();
+    let report = TraceReport::new(
+        &req.open(&sealing, now).unwrap(),
+        "Call 1900 9095.",
+        AuthorityId::new("moh.vn").unwrap(),
+        Region::new("VN").unwrap(),
+        now,
+        [4; 16],
+        &mut rng,
+    )
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    serde_json::json!({ "report": b64.encode(report.sign(&en_fuzz::authority_key()).unwrap()) })
+        .to_string()
 }
 
 fn main() {
@@ -127,6 +199,7 @@ fn main() {
             "venue-trace-request" => "venue_trace_request",
             "venue-trace-report" => "venue_trace_report",
             "venue-trace-batch" => "venue_trace_batch",
+            "venue-trace-index" => "trace_index",
             "venue-match" => "venue_match",
             "phone-state" => "phone_state",
             other => panic!("unknown format {other}"),
@@ -227,6 +300,21 @@ fn main() {
         "junk-json",
         &en_fuzz::request_bytes(1, 0, 0, 0, b"{\"report\": [1,2"),
     );
-    n += 9;
+    write(
+        &req,
+        "trace",
+        &en_fuzz::request_bytes(1, 9, 0, 0, trace_upload(now).as_bytes()),
+    );
+    write(
+        &req,
+        "trace-index",
+        &en_fuzz::request_bytes(0, 10, 3, 0, b""),
+    );
+    write(
+        &req,
+        "trace-batch",
+        &en_fuzz::request_bytes(0, 11, 3, 1, b""),
+    );
+    n += 12;
     println!("wrote {n} seed inputs under {}", corpus.display());
 }

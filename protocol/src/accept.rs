@@ -48,6 +48,26 @@ pub struct AcceptPolicy {
 }
 
 impl AcceptPolicy {
+    /// The rules every signed report meets, a case report or a venue trace: issued for this
+    /// server's region, not in the future beyond the clock skew, not older than the maximum age.
+    pub(crate) fn check_report(
+        &self,
+        region: &Region,
+        issued_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), Error> {
+        if *region != self.region {
+            return Err(VerifyError::WrongRegion.into());
+        }
+        if issued_at > now.plus(self.clock_skew_seconds) {
+            return Err(VerifyError::NotYetValid.into());
+        }
+        if issued_at.plus(self.max_report_age_seconds) < now {
+            return Err(ValidationError::ReportTooOld.into());
+        }
+        Ok(())
+    }
+
     /// The defaults for a server of `region` and `audience`.
     pub fn new(region: Region, audience: Audience) -> Self {
         AcceptPolicy {
@@ -78,6 +98,13 @@ pub enum ReplayToken {
         /// The certificate id.
         id: [u8; 16],
     },
+    /// A venue trace report's nonce (unique per authority; see [`crate::venue::accept`]).
+    TraceReport {
+        /// The signing authority.
+        authority: AuthorityId,
+        /// The report's nonce.
+        nonce: [u8; 16],
+    },
 }
 
 impl std::fmt::Debug for ReplayToken {
@@ -88,6 +115,9 @@ impl std::fmt::Debug for ReplayToken {
                 write!(f, "ReplayToken::CaseReport({authority}, <nonce>)")
             }
             ReplayToken::Certificate { .. } => f.write_str("ReplayToken::Certificate(<id>)"),
+            ReplayToken::TraceReport { authority, .. } => {
+                write!(f, "ReplayToken::TraceReport({authority}, <nonce>)")
+            }
         }
     }
 }
@@ -105,6 +135,11 @@ impl ReplayToken {
             ReplayToken::Certificate { id } => {
                 out.extend_from_slice(b"en/v1/replay/certificate\0");
                 out.extend_from_slice(id);
+            }
+            ReplayToken::TraceReport { authority, nonce } => {
+                out.extend_from_slice(b"en/v1/replay/trace-report\0");
+                authority.write(&mut out);
+                out.extend_from_slice(nonce);
             }
         }
         out
@@ -200,15 +235,7 @@ impl VerifiedCaseReport {
     /// Applies the acceptance rules at `now`: region, freshness, key rules, embargo.
     pub fn accept(self, policy: &AcceptPolicy, now: UnixTime) -> Result<AcceptedUpload, Error> {
         let r = self.report();
-        if r.region != policy.region {
-            return Err(VerifyError::WrongRegion.into());
-        }
-        if r.issued_at > now.plus(policy.clock_skew_seconds) {
-            return Err(VerifyError::NotYetValid.into());
-        }
-        if r.issued_at.plus(policy.max_report_age_seconds) < now {
-            return Err(ValidationError::ReportTooOld.into());
-        }
+        policy.check_report(&r.region, r.issued_at, now)?;
         validate_keys(&r.keys, now, &policy.keys)?;
         let keys = to_diagnosis_keys(&r.keys, r.report_type, r.symptom_onset);
         Ok(AcceptedUpload::new(

@@ -32,6 +32,7 @@ use en_protocol::venue::{
 };
 use en_protocol::verify::{AuthorityInfo, ExportKeys};
 use en_protocol::wire::batch::{BatchHeader, GENESIS_HASH};
+use en_protocol::wire::index::{Index, IndexEntry, SignedIndex, TRACE_INDEX};
 use en_protocol::wire::{AuthorityId, Region};
 use en_protocol::Error;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -379,6 +380,11 @@ fn describe_header(h: &BatchHeader) -> Value {
     json!({"region": h.region.as_str(), "sequence": h.sequence, "window_start": h.window_start.0,
            "window_end": h.window_end.0, "prev_hash": hex::encode(&h.prev_hash), "key_id": h.key_id.to_string(),
            "entry_count": h.key_count, "hash": hex::encode(&h.hash), "size": h.size})
+}
+fn describe_index(i: &Index) -> Value {
+    json!({"region": i.region.as_str(), "generated_at": i.generated_at.0,
+           "entries": i.entries.iter().map(|e| json!({"sequence": e.sequence, "window_start": e.window_start.0,
+               "window_end": e.window_end.0, "hash": hex::encode(&e.hash), "size": e.size})).collect::<Vec<_>>()})
 }
 fn describe_notification(n: &Notification) -> Value {
     json!({"hour": n.hour.0, "arrival": n.arrival.0, "departure": n.departure.0,
@@ -998,6 +1004,73 @@ fn generate() -> BTreeMap<&'static str, Value> {
         file("venue-trace-batch", "Trace batches (ENTB) signed by the export key (context en/v1/trace-batch); valid-empty-second follows valid-first. Checked: decode, verify, check_keys.", &w, vs),
     );
 
+    // Trace index (ENTX): the trace chain's index, listing the two valid trace batches. No
+    // draw from the generator here, so the files after it are unchanged.
+    let listed = |h: &BatchHeader| IndexEntry {
+        sequence: h.sequence,
+        window_start: h.window_start,
+        window_end: h.window_end,
+        hash: h.hash,
+        size: h.size,
+    };
+    let idx = Index {
+        region: Region::new("VN").unwrap(),
+        generated_at: UnixTime(s2.header().window_end.0 + 60),
+        entries: vec![listed(&h1), listed(s2.header())],
+    };
+    let ib = idx.sign_as(&TRACE_INDEX, &w.export).unwrap();
+    let mut vs = vec![ok(
+        "valid",
+        "lists valid-first and valid-empty-second of venue_trace_batch.json",
+        &ib,
+        describe_index(&idx),
+    )];
+    vs.extend(common_negatives(
+        &ib,
+        Some((
+            context::TRACE_INDEX,
+            en_protocol::keys::context::INDEX,
+            &w.export,
+        )),
+    ));
+    let fix = |b: Vec<u8>| resign(&b, context::TRACE_INDEX, &w.export);
+    vs.push(err(
+        "key-index",
+        "the same content signed as the key chain's index (ENIX, en/v1/index): not a trace index",
+        &idx.sign(&w.export).unwrap(),
+        "bad_magic",
+    ));
+    vs.push(err(
+        "unknown-export-key",
+        "signed by an export key the phone does not trust",
+        &idx.sign_as(&TRACE_INDEX, &SigningKey::from_seed(&[0x55; 32]))
+            .unwrap(),
+        "unknown_export_key",
+    ));
+    // Entries start after magic, version, key id, region (3), generated_at and count: 28.
+    vs.push(err(
+        "unsorted",
+        "the second entry's sequence equals the first's (validly signed)",
+        &fix(patched(&ib, 28 + 64, &1u64.to_be_bytes())),
+        "non_canonical",
+    ));
+    vs.push(err(
+        "empty-window",
+        "the first entry's window ends where it starts (validly signed)",
+        &fix(patched(&ib, 28 + 16, &ib[28 + 8..28 + 16])),
+        "out_of_range",
+    ));
+    vs.push(err(
+        "too-many",
+        "entry count 100,001 (validly signed): rejected before allocating",
+        &fix(patched(&ib, 24, &100_001u32.to_be_bytes())),
+        "too_many",
+    ));
+    files.insert(
+        "venue_trace_index.json",
+        file("venue-trace-index", "The trace chain's index (ENTX) signed by the export key (context en/v1/trace-index), decoded as wire::index::TRACE_INDEX; same layout as the key index (wire-format.md §6).", &w, vs),
+    );
+
     // Matching one record against one entry.
     let recs: Vec<&CheckInRecord> = store
         .records()
@@ -1250,6 +1323,13 @@ fn check(format: &str, ctx: &Value, v: &Value) -> Result<(Value, bool), String> 
             v.check_keys().map_err(dec)?;
             Ok((describe_batch(v.header(), v.entries()), same))
         }
+        "venue-trace-index" => {
+            let b = bytes("hex");
+            let s = SignedIndex::decode_as(&b, &TRACE_INDEX).map_err(dec)?;
+            let same = s.encode() == &b[..];
+            let v = s.verify(&pk("export_public_key").into()).map_err(code)?;
+            Ok((describe_index(v.index()), same))
+        }
         "venue-match" => {
             let (rb, eb) = (bytes("record"), bytes("entry"));
             let r = CheckInRecord::decode(&rb).map_err(dec)?;
@@ -1326,7 +1406,7 @@ fn every_venue_vector_behaves_as_stated() {
             path.display()
         );
     }
-    assert_eq!(files, 8, "one vector file per venue format");
+    assert_eq!(files, 9, "one vector file per venue format");
     assert!(checked > 100, "{checked}");
 }
 

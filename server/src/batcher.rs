@@ -1,5 +1,6 @@
 //! The batch worker: closes a batch at every period boundary (pads, signs, chains, publishes),
-//! re-signs the index and the risk configuration so they stay fresh, and applies retention.
+//! and a venue trace batch beside it ([`crate::traces`]), re-signs the indexes and the risk
+//! configuration so they stay fresh, and applies retention.
 //!
 //! Publication order makes what phones see durable ([`crate::objects`]): the batch object,
 //! then the chain head in the store, then the index that lists the batch. An attempt that dies
@@ -24,7 +25,7 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::store::ChainHead;
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     tokio::task::spawn_blocking(f)
@@ -88,27 +89,46 @@ async fn written_before(
     };
     let h = batch.header().clone();
     if h.sequence != sequence || h.prev_hash != prev_hash || h.window_start != window_start {
-        tracing::warn!(sequence, "an unlisted batch object does not follow the chain head; building the batch again");
+        tracing::warn!(
+            sequence,
+            "an unlisted batch object does not follow the chain head; building the batch again"
+        );
         return Ok(None);
     }
     let inside: std::collections::HashSet<[u8; 16]> =
         batch.keys().iter().map(|k| *k.key.as_bytes()).collect();
     let released = state.store.released_before(h.window_end).await?;
     if !released.iter().all(|k| inside.contains(k.key.as_bytes())) {
-        tracing::warn!(sequence, "an unlisted batch object lacks keys of its window; building the batch again");
+        tracing::warn!(
+            sequence,
+            "an unlisted batch object lacks keys of its window; building the batch again"
+        );
         return Ok(None);
     }
     Ok(Some(h))
 }
 
-/// Closes the window ending at `boundary` if it is due. Returns the new batch's header.
+/// Closes the windows ending at `boundary` of both chains, key batches and venue trace
+/// batches ([`crate::traces::close_trace_window`]), where due. Returns the new key batch's
+/// header. A chain whose window is already closed is left alone, so a call that failed half
+/// way is simply repeated.
+pub async fn close_window(
+    state: &AppState,
+    boundary: UnixTime,
+) -> Result<Option<BatchHeader>, Error> {
+    let keys = close_key_window(state, boundary).await?;
+    crate::traces::close_trace_window(state, boundary).await?;
+    Ok(keys)
+}
+
+/// Closes the key chain's window ending at `boundary` if it is due.
 ///
 /// First moves the publication cut to `boundary`, durably: once the store has done so, every
 /// upload released before the boundary is stored, and every later one is released after it
 /// (in the next window). Then reads the window's keys, pads, signs and publishes. If
 /// publishing fails, the next attempt adopts the batch object already written (see
 /// [`written_before`]), or reads the same keys again.
-pub async fn close_window(
+async fn close_key_window(
     state: &AppState,
     boundary: UnixTime,
 ) -> Result<Option<BatchHeader>, Error> {
@@ -124,7 +144,10 @@ pub async fn close_window(
     let prev_hash = head.map_or(GENESIS_HASH, |h| h.hash);
     if let Some(h) = written_before(state, sequence, prev_hash, window_start).await? {
         publish(state, &h).await?;
-        tracing::info!(sequence, "published a batch an interrupted attempt had written");
+        tracing::info!(
+            sequence,
+            "published a batch an interrupted attempt had written"
+        );
         if h.window_end >= boundary {
             return Ok(Some(h));
         }
@@ -203,8 +226,10 @@ async fn publish_index(state: &AppState) -> Result<(), Error> {
     state.refresh_signed().await
 }
 
-/// Forgets expired batches and records; publishes a new index if batches went.
+/// Forgets expired batches (of both chains) and records; publishes new indexes if batches
+/// went.
 pub async fn apply_retention(state: &AppState, now: UnixTime) -> Result<(), Error> {
+    crate::traces::apply_trace_retention(state, now).await?;
     let oldest = now.minus(state.cfg.config.retention_days * 86_400);
     let removed = state.store.prune(now, oldest).await?;
     if removed.is_empty() {
@@ -257,7 +282,10 @@ pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receive
                 false
             }
         };
-        state.metrics.batch_lock_held.store(u64::from(leading), Relaxed);
+        state
+            .metrics
+            .batch_lock_held
+            .store(u64::from(leading), Relaxed);
         if leading && !was_leading {
             signed_at = UnixTime(0); // taken over: sign a fresh index now
         }

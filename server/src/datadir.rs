@@ -5,6 +5,10 @@
 //!   config.toml            0600  settings (config.rs)
 //!   authorities.json       0600  registered health authorities (registry.rs)
 //!   replay.key             0600  secret that keys the hashes of single-use tokens
+//!   codes.key              0600  secret that keys the hashes of verification codes, tokens,
+//!                                API keys and console sessions
+//!   authority-keys/*.key   0600  signing keys the server holds for console authorities
+//!   console-users.json     0600  console accounts (Argon2id hashes) and API keys (keyed hashes)
 //!   export-keys/*.key      0600  export signing keys
 //!   tls/cert.pem, key.pem        TLS certificate; key 0600
 //!   db/                    0700  sled: uploads, replay records, quotas, chain head
@@ -26,6 +30,8 @@ use crate::error::Error;
 
 /// File name of the replay-token secret.
 pub const REPLAY_KEY_FILE: &str = "replay.key";
+/// File name of the verification-code secret.
+pub const CODES_KEY_FILE: &str = "codes.key";
 
 /// Where everything lives, relative to a data directory.
 #[derive(Debug, Clone)]
@@ -59,6 +65,18 @@ impl DataDir {
     /// The replay-token secret.
     pub fn replay_key(&self) -> PathBuf {
         self.0.join(REPLAY_KEY_FILE)
+    }
+    /// The secret keying the hashes of codes, tokens, API keys and sessions.
+    pub fn codes_key(&self) -> PathBuf {
+        self.0.join(CODES_KEY_FILE)
+    }
+    /// Signing keys the server holds for console authorities.
+    pub fn authority_keys(&self) -> PathBuf {
+        self.0.join("authority-keys")
+    }
+    /// Console accounts and API keys.
+    pub fn console_users(&self) -> PathBuf {
+        self.0.join(crate::console::users::USERS_FILE)
     }
 }
 
@@ -117,6 +135,14 @@ pub fn check_permissions(cfg: &Resolved) -> Result<(), Error> {
         }
     }
     check_private(&d.replay_key(), 0o600)?;
+    for p in [d.codes_key(), d.console_users()] {
+        if p.exists() {
+            check_private(&p, 0o600)?;
+        }
+    }
+    if d.authority_keys().exists() {
+        check_private(&d.authority_keys(), 0o700)?;
+    }
     check_private(&cfg.path(&cfg.config.tls_key), 0o600)?;
     for k in &cfg.config.export_keys {
         check_private(&cfg.path(k), 0o600)?;
@@ -124,7 +150,7 @@ pub fn check_permissions(cfg: &Resolved) -> Result<(), Error> {
     Ok(())
 }
 
-/// Reads the replay-token secret.
+/// Reads a 32-byte secret (the replay-token or the codes secret).
 pub fn read_replay_key(path: &Path) -> Result<[u8; 32], Error> {
     check_private(path, 0o600)?;
     let text =
@@ -151,6 +177,18 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     keyfile::write_new(path, contents, true).map_err(Error::from)
 }
 
+/// Creates a random 32-byte secret file (0600, hex) if it does not exist; true if it did not.
+pub fn create_secret(path: &Path) -> Result<bool, Error> {
+    if path.exists() {
+        return Ok(false);
+    }
+    let mut secret = Zeroizing::new([0u8; 32]);
+    rand_core::RngCore::fill_bytes(&mut rand::rngs::OsRng, secret.as_mut());
+    let hex = Zeroizing::new(en_protocol::hex::encode(secret.as_ref()) + "\n");
+    write_private(path, hex.as_bytes())?;
+    Ok(true)
+}
+
 /// Creates the data directory (0700): config, export key, replay secret, self-signed TLS
 /// pair. Never overwrites.
 pub fn init(data_dir: &Path) -> Result<InitReport, Error> {
@@ -170,12 +208,10 @@ pub fn init(data_dir: &Path) -> Result<InitReport, Error> {
         keyfile::write_signing_key(&active, &SigningKey::generate(&mut rng))?;
         created.push(active.clone());
     }
-    if !d.replay_key().exists() {
-        let mut secret = Zeroizing::new([0u8; 32]);
-        rand_core::RngCore::fill_bytes(&mut rng, secret.as_mut());
-        let hex = Zeroizing::new(en_protocol::hex::encode(secret.as_ref()) + "\n");
-        write_private(&d.replay_key(), hex.as_bytes())?;
-        created.push(d.replay_key());
+    for secret_file in [d.replay_key(), d.codes_key()] {
+        if create_secret(&secret_file)? {
+            created.push(secret_file);
+        }
     }
     let (cert, key) = (
         resolved.path(&resolved.config.tls_cert),

@@ -72,10 +72,10 @@ async fn listen(
     batch_worker: bool,
 ) -> Result<Listening, Error> {
     let bind = || async {
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| Error::Serve(format!("cannot bind 127.0.0.1:0: {e}")))
-        };
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Error::Serve(format!("cannot bind 127.0.0.1:0: {e}")))
+    };
     let (public, admin) = (bind().await?, bind().await?);
     let scheme = match transport {
         Transport::Tls => "https",
@@ -166,7 +166,11 @@ impl Embedded {
     /// (hence the same keys and replay secret) and a state of its own on its own listeners.
     /// Meaningful with a shared store (PostgreSQL), whose batch lock picks the replica that
     /// publishes.
-    pub async fn replica(&self, transport: Transport, batch_worker: bool) -> Result<Replica, Error> {
+    pub async fn replica(
+        &self,
+        transport: Transport,
+        batch_worker: bool,
+    ) -> Result<Replica, Error> {
         let state = AppState::open(self.state.cfg.clone(), self.state.clock.clone()).await?;
         let l = listen(&state, transport, batch_worker).await?;
         Ok(Replica {

@@ -53,6 +53,9 @@ pub enum Error {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The verification-code store failed.
+    #[error("code store: {0}")]
+    CodeStore(#[from] crate::store::codes::CodeStoreError),
     /// TLS could not be set up.
     #[error("TLS: {0}")]
     Tls(String),
@@ -65,6 +68,9 @@ pub enum Error {
     /// Listening or serving failed.
     #[error("{0}")]
     Serve(String),
+    /// The console's accounts or an authority key it holds cannot be used.
+    #[error("console: {0}")]
+    Console(String),
 }
 
 impl Error {
@@ -89,6 +95,8 @@ pub struct ApiError {
     pub report: Option<usize>,
     /// For 405: the methods the endpoint allows (the `Allow` header).
     pub allow: Option<&'static str>,
+    /// For 429: seconds until a retry may succeed (the `Retry-After` header).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -99,6 +107,7 @@ impl ApiError {
             message: message.into(),
             report: None,
             allow: None,
+            retry_after: None,
         }
     }
     /// The same error, attributed to report `index` of a bulk upload.
@@ -146,6 +155,12 @@ impl ApiError {
             r.headers_mut().insert(
                 hyper::header::ALLOW,
                 hyper::header::HeaderValue::from_static(a),
+            );
+        }
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from(s),
             );
         }
         r
@@ -214,6 +229,10 @@ impl From<ValidationError> for ApiError {
                 C::CertificateTooLong,
                 format!("The verification certificate is valid for longer than this server accepts ({max_seconds} seconds); ask for a shorter one."),
             ),
+            ValidationError::TraceHourOutOfRange => (
+                C::TraceHourOutOfRange,
+                "A traced hour is in the future or older than the 14 days phones keep check-ins.".into(),
+            ),
             other => (C::InvalidRequest, format!("{other}.")),
         };
         ApiError::new(code, msg)
@@ -250,5 +269,77 @@ impl From<StoreError> for ApiError {
                 )
             }
         }
+    }
+}
+
+impl From<crate::store::codes::CodeStoreError> for ApiError {
+    fn from(e: crate::store::codes::CodeStoreError) -> Self {
+        use crate::store::codes::CodeStoreError as E;
+        match e {
+            E::TooManyShortCodes => ApiError::new(
+                ErrorCode::TooManyShortCodes,
+                "The authority holds as many unused short codes as allowed; issue long codes (a link, an SMS or a printed code) until some are used or expire.",
+            ),
+            E::Uncertain(e) => {
+                tracing::error!(error = %e, "could not confirm a code-store write is durable");
+                ApiError::new(
+                    ErrorCode::StorageError,
+                    "The server could not confirm that the change reached stable storage. Try again.",
+                )
+            }
+            e => {
+                tracing::error!(error = %e, "code-store failure");
+                ApiError::new(
+                    ErrorCode::StorageError,
+                    "The server could not read or store the code; nothing changed. Try again.",
+                )
+            }
+        }
+    }
+}
+
+impl From<crate::verification::CodeError> for ApiError {
+    fn from(e: crate::verification::CodeError) -> Self {
+        use crate::store::codes::Refusal as R;
+        use crate::verification::{CodeError as E, Subject as S};
+        use ErrorCode as C;
+        let (code, msg) = match e {
+            E::MalformedCode => (C::MalformedCode, "The code must be 8 digits, or 16 letters and digits as on the SMS or the printed code.".to_string()),
+            E::MalformedToken => (C::MalformedToken, "The token must be the 43 characters POST /v1/verify answered.".into()),
+            E::MalformedTekmac => (C::InvalidRequest, "The tekmac must be 32 bytes of standard base64.".into()),
+            E::UnknownAuthority => (C::UnknownAuthority, "The health authority is not registered with this server, or does not issue codes here.".into()),
+            E::RevokedAuthority => (C::RevokedAuthority, "The health authority has been revoked; its codes are no longer accepted.".into()),
+            E::WrongRegion => (C::WrongRegion, "The health authority may not report for this server's region.".into()),
+            E::RateLimited { retry_after } => {
+                return ApiError {
+                    retry_after: Some(retry_after),
+                    ..ApiError::new(C::CodeRateLimited, "Too many wrong short codes were tried this hour; short codes are refused until the hour ends. A long code (link or SMS) still works.")
+                }
+            }
+            E::Refused(S::Code, R::Unknown) => (C::UnknownCode, "There is no such code; check it and try again, or ask for a new one.".into()),
+            E::Refused(S::Code, R::Expired) => (C::CodeExpired, "The code has expired; ask the health authority for a new one.".into()),
+            E::Refused(S::Code, R::Used) => (C::CodeUsed, "The code has already been used.".into()),
+            E::Refused(S::Token, R::Unknown) => (C::UnknownToken, "There is no such token; redeem the code again.".into()),
+            E::Refused(S::Token, R::Expired) => (C::TokenExpired, "The token has expired; ask the health authority for a new code.".into()),
+            E::Refused(S::Token, R::Used) => (C::TokenUsed, "The token has already been used.".into()),
+            E::InvalidTest { index, reason } => {
+                return ApiError {
+                    report: Some(index),
+                    ..ApiError::new(C::InvalidTestResult, format!("Test result {index}: {reason}."))
+                }
+            }
+            E::BadCount(n) => (C::InvalidBulkSize, format!("A request carries 1 to the configured maximum of test results; this one has {n}.")),
+            E::TooManyShortCodes => return crate::store::codes::CodeStoreError::TooManyShortCodes.into(),
+            E::Store(e) => return e.into(),
+            E::Server(Error::Registry(m)) => {
+                tracing::error!(error = %m, "authority registry unavailable");
+                (C::RegistryUnavailable, "The server cannot read its list of health authorities; try again later.".into())
+            }
+            E::Server(e) => {
+                tracing::error!(error = %e, "verification failed on the server's side");
+                (C::StorageError, "The server could not complete the request; nothing changed. Try again.".into())
+            }
+        };
+        ApiError::new(code, msg)
     }
 }

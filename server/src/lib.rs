@@ -39,16 +39,20 @@
 pub mod batcher;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod datadir;
 pub mod embedded;
 pub mod error;
 pub mod http;
+pub mod jsonfile;
 pub mod metrics;
 pub mod objects;
 pub mod registry;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod traces;
+pub mod verification;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -124,6 +128,7 @@ pub async fn serve(
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let batcher = batch_worker.then(|| tokio::spawn(batcher::run(state.clone(), stop_rx.clone())));
+    let purger = tokio::spawn(purge_codes(state.clone(), stop_rx.clone()));
     let admin = listeners.admin.map(|l| {
         let (state, tls, mut stop) = (state.clone(), tls.clone(), stop_rx.clone());
         tokio::spawn(http::serve(l, tls, state, Listener::Admin, async move {
@@ -146,7 +151,25 @@ pub async fn serve(
     if let Some(a) = admin {
         let _ = a.await;
     }
+    let _ = purger.await;
     state.store.flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// Every minute until `stop`: deletes expired verification codes and tokens, old statistics
+/// and audit entries, and expired console sessions.
+async fn purge_codes(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = state.clock.now();
+        if let Err(e) = state.verification.purge(now).await {
+            tracing::error!(error = %e, "purging expired codes failed");
+        }
+        state.console.purge(&state.cfg.config.console, now.0);
+    }
 }

@@ -59,6 +59,14 @@ enum Command {
         #[command(subcommand)]
         action: AuthorityCmd,
     },
+    /// The health authority console (on the admin listener): its accounts.
+    Console {
+        /// Data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR, global = true)]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: ConsoleCmd,
+    },
     /// Add a new export signing key (for rotation). It is listed in export_keys; make it
     /// active by setting active_export_key in config.toml and restarting.
     ExportKey {
@@ -72,6 +80,43 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ConsoleCmd {
+    /// Console accounts. Works while the server runs; a reset or removal ends the account's
+    /// sessions.
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an account and print its password (shown once).
+    Add {
+        /// Account name, 1-64 of a-z 0-9 . _ -
+        name: String,
+        /// The authority it acts for (registered with --server-key to issue codes).
+        #[arg(long)]
+        authority: String,
+        /// admin (also manages accounts and API keys, reads the audit log) or staff.
+        #[arg(long, default_value = "staff", value_parser = ["admin", "staff"])]
+        role: String,
+    },
+    /// Give an account a new password and print it (shown once).
+    Reset {
+        /// Account name.
+        name: String,
+    },
+    /// Remove an account.
+    Remove {
+        /// Account name.
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
 enum AuthorityCmd {
     /// Register an authority.
     Add {
@@ -80,8 +125,13 @@ enum AuthorityCmd {
         /// ed25519 public key: 64 hex characters, or a public key file (`public-key: <hex>`,
         /// as `en-sim authority keygen` writes beside the secret key). Secret key files are
         /// refused.
-        #[arg(long)]
-        public_key: String,
+        #[arg(long, required_unless_present = "server_key")]
+        public_key: Option<String>,
+        /// Instead of --public-key: generate the authority's key in the data directory
+        /// (authority-keys/ID.key, 0600) so that the server signs verification certificates
+        /// for the codes its staff issue in the console.
+        #[arg(long, conflicts_with = "public_key")]
+        server_key: bool,
         /// Restrict the authority to one region (e.g. VN).
         #[arg(long)]
         region: Option<String>,
@@ -204,10 +254,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 AuthorityCmd::Add {
                     id,
                     public_key,
+                    server_key,
                     region,
                 } => {
-                    // Refuses a secret key file, and never echoes key material in an error.
-                    let pk = en_api::keyfile::parse_public_key(&public_key)?.to_hex();
+                    let pk = match public_key {
+                        // Refuses a secret key file, and never echoes key material in an error.
+                        Some(k) if !server_key => en_api::keyfile::parse_public_key(&k)?.to_hex(),
+                        _ => {
+                            if registry::read(&path)?.iter().any(|e| e.id == id) {
+                                anyhow::bail!("authority {id} already exists");
+                            }
+                            let keys = datadir::DataDir::new(&dir).authority_keys();
+                            let pk = en_server::verification::keys::create(&keys, &id)?;
+                            println!(
+                                "created {}",
+                                en_server::verification::keys::key_path(&keys, &id).display()
+                            );
+                            pk.to_hex()
+                        }
+                    };
                     let added_at = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)?
                         .as_secs();
@@ -245,6 +310,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Console { dir, action } => {
+            if !dir.join(CONFIG_FILE).exists() {
+                anyhow::bail!(
+                    "{} is not a data directory (run `en-server init --dir {}` first)",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            console_command(&datadir::DataDir::new(&dir).console_users(), action)
+        }
         Command::ExportKey { dir, name } => {
             if name.contains('/') || name.contains("..") {
                 anyhow::bail!("--name must be a plain file name");
@@ -271,6 +346,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn console_command(file: &std::path::Path, action: ConsoleCmd) -> anyhow::Result<()> {
+    use en_server::console::users::{self, Role};
+    let ConsoleCmd::User { action } = action;
+    match action {
+        UserCmd::Add {
+            name,
+            authority,
+            role,
+        } => {
+            let role = Role::parse(&role).unwrap_or(Role::Staff);
+            let p = users::add_user(file, &name, &authority, role)?;
+            println!("added account {name} ({} of {authority})", role.as_str());
+            println!("password: {}", p.expose());
+            println!("(shown once; `en-server console user reset {name}` makes a new one)");
+        }
+        UserCmd::Reset { name } => {
+            let p = users::reset_password(file, &name, None)?;
+            println!("new password of {name}: {}", p.expose());
+        }
+        UserCmd::Remove { name } => {
+            users::remove_user(file, &name, None)?;
+            println!("removed account {name}");
+        }
+        UserCmd::List => {
+            let all = users::list(file)?;
+            if all.is_empty() {
+                println!("no accounts");
+            }
+            for u in all {
+                println!("{}\t{}\t{}", u.name, u.authority, u.role.as_str());
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -24,6 +24,16 @@ pub struct Metrics {
     pub bulk_answered: AtomicU64,
     /// Phone uploads answered 200, real and fake together (`POST /v1/publish`).
     pub publish_answered: AtomicU64,
+    /// Codes redeemed, real and fake together (`POST /v1/verify`).
+    pub verify_answered: AtomicU64,
+    /// Certificates signed, real and fake together (`POST /v1/certificate`).
+    pub certificate_answered: AtomicU64,
+    /// Venue trace reports answered 200 (`POST /v1/traces`).
+    pub traces_answered: AtomicU64,
+    /// Venue trace batches published.
+    pub trace_batches_published: AtomicU64,
+    /// Entries in published trace batches, real and padding together.
+    pub trace_entries_published: AtomicU64,
     /// Batches published.
     pub batches_published: AtomicU64,
     /// Keys in published batches, real and padding together (snapshot at each batch).
@@ -81,11 +91,14 @@ impl Metrics {
         let gauge = |s: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
-        let _ = writeln!(s, "# HELP en_uploads_answered_total Uploads answered 200, by endpoint (phone uploads: real and fake together).\n# TYPE en_uploads_answered_total counter");
+        let _ = writeln!(s, "# HELP en_uploads_answered_total Uploads answered 200, by endpoint (phone requests: real and fake together).\n# TYPE en_uploads_answered_total counter");
         for (endpoint, v) in [
             ("cases", &self.cases_answered),
             ("cases_bulk", &self.bulk_answered),
             ("publish", &self.publish_answered),
+            ("verify", &self.verify_answered),
+            ("certificate", &self.certificate_answered),
+            ("traces", &self.traces_answered),
         ] {
             let _ = writeln!(
                 s,
@@ -102,6 +115,18 @@ impl Metrics {
             "en_batches_published_total",
             "Batches published.",
             self.batches_published.load(Relaxed),
+        );
+        counter(
+            &mut s,
+            "en_trace_batches_published_total",
+            "Venue trace batches published.",
+            self.trace_batches_published.load(Relaxed),
+        );
+        counter(
+            &mut s,
+            "en_trace_entries_published_total",
+            "Entries in published venue trace batches, padding included.",
+            self.trace_entries_published.load(Relaxed),
         );
         gauge(
             &mut s,

@@ -5,14 +5,12 @@
 //! every upload: one `stat`). Changes take effect on the next upload, without a restart.
 //!
 //! - Edits are serialized by an exclusive lock on `authorities.lock` (so a concurrent `add`
-//!   cannot undo a `revoke`), and written to a uniquely named temporary file that is fsync'd
-//!   and renamed over the registry: readers see the old file or the new one, never a mix.
+//!   cannot undo a `revoke`), and replace the file atomically ([`crate::jsonfile`]).
 //! - The server **fails closed**: if the file cannot be read or parsed, uploads are refused
 //!   (503 `registry_unavailable`, and an error in the log) until it is fixed, rather than
 //!   going on with a registry that may include a revoked authority.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
@@ -22,6 +20,7 @@ use en_protocol::wire::{AuthorityId, Region};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::jsonfile::{self, stamp, FileStamp};
 
 /// File name inside the data directory.
 pub const REGISTRY_FILE: &str = "authorities.json";
@@ -55,60 +54,20 @@ fn invalid(path: &Path, what: impl std::fmt::Display) -> Error {
 
 /// Reads the registry file (an absent file is an empty registry).
 pub fn read(path: &Path) -> Result<Vec<Entry>, Error> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(serde_json::from_slice::<FileFormat>(&b)
-            .map_err(|e| invalid(path, format!("not a valid registry ({e})")))?
-            .authorities),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io("read", path, e)),
-    }
-}
-
-/// Atomically replaces the registry file (unique temporary file, fsync, rename, fsync of the
-/// directory). Callers hold the edit lock.
-fn write(path: &Path, entries: &[Entry]) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let text = serde_json::to_vec_pretty(&FileFormat {
-        authorities: entries.to_vec(),
-    })
-    .expect("the registry serializes");
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".authorities.")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(&text)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io("write", tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("replace", path, e.error))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("sync", dir, e))
+    let f: FileFormat = jsonfile::read(path, |e| {
+        invalid(path, format!("not a valid registry ({e})"))
+    })?;
+    Ok(f.authorities)
 }
 
 /// Runs `edit` on the registry under the exclusive edit lock and writes the result.
 fn edit(path: &Path, edit: impl FnOnce(&mut Vec<Entry>) -> Result<(), Error>) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let lock_path = dir.join(LOCK_FILE);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let lock = opts
-        .open(&lock_path)
-        .map_err(|e| Error::io("open", &lock_path, e))?;
-    lock.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
-    let mut all = read(path)?;
-    edit(&mut all)?;
-    write(path, &all)
-    // The lock is released when `lock` is dropped.
+    jsonfile::edit(
+        path,
+        LOCK_FILE,
+        |e| invalid(path, format!("not a valid registry ({e})")),
+        |f: &mut FileFormat| edit(&mut f.authorities),
+    )
 }
 
 /// Checks an entry's fields.
@@ -170,8 +129,6 @@ pub fn revoke(path: &Path, id: &str) -> Result<(), Error> {
     })
 }
 
-type FileStamp = Option<(std::time::SystemTime, u64, u64)>;
-
 struct Loaded {
     stamp: FileStamp,
     /// `None` while the file is unreadable or invalid: every lookup fails (fail closed).
@@ -182,15 +139,6 @@ struct Loaded {
 pub struct Registry {
     path: PathBuf,
     state: RwLock<Loaded>,
-}
-
-fn stamp(path: &Path) -> FileStamp {
-    let m = std::fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let ino = std::os::unix::fs::MetadataExt::ino(&m);
-    #[cfg(not(unix))]
-    let ino = 0;
-    Some((m.modified().ok()?, m.len(), ino))
 }
 
 fn load(path: &Path) -> Result<BTreeMap<AuthorityId, AuthorityInfo>, Error> {

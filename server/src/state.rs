@@ -16,12 +16,16 @@ use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::config::Resolved;
-use crate::datadir::DataDir;
+use crate::datadir::{self, DataDir};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::objects::Objects;
 use crate::registry::Registry;
-use crate::store::Store;
+use crate::store::{CodeStore, SledStore, Store};
+use crate::verification::Verification;
+
+/// The upload store and the verification-code store.
+pub(crate) type Stores = (Arc<dyn Store>, Arc<dyn CodeStore>);
 
 /// Everything a request handler or the batcher needs.
 pub struct AppState {
@@ -49,6 +53,10 @@ pub struct AppState {
     /// sequence), so that a simulated run is reproducible byte for byte. `None` (always, in
     /// a real server): the OS's generator.
     pub padding_seed: Option<u64>,
+    /// Verification codes, tokens and the certificates signed for phones.
+    pub verification: Arc<Verification>,
+    /// The health authority console's sessions and throttles (admin listener).
+    pub console: crate::console::Console,
     /// Time source.
     pub clock: Clock,
     /// When the state was built: the origin of the publish release schedule.
@@ -124,17 +132,19 @@ impl AppState {
     /// directory, loads keys and registry, and signs a fresh index and risk configuration.
     /// Must run inside a tokio runtime.
     pub async fn open(cfg: Resolved, clock: Clock) -> Result<Arc<Self>, Error> {
-        let store = crate::store::open::open(&cfg).await?;
-        Self::build(cfg, store, clock, None).await
+        let (store, codes) = crate::store::open::open(&cfg).await?;
+        Self::build(cfg, store, codes, clock, None).await
     }
 
-    /// Builds the state around an already opened store.
+    /// Builds the state around an already opened store (verification codes in a temporary
+    /// store).
     pub async fn with_store(
         cfg: Resolved,
         store: Arc<dyn Store>,
         clock: Clock,
     ) -> Result<Arc<Self>, Error> {
-        Self::build(cfg, store, clock, None).await
+        let codes = SledStore::temporary(cfg.config.batch_period_seconds)?.code_store()?;
+        Self::build(cfg, store, Arc::new(codes), clock, None).await
     }
 
     /// [`AppState::open`] for a simulation whose padding must be reproducible.
@@ -143,13 +153,14 @@ impl AppState {
         clock: Clock,
         padding_seed: u64,
     ) -> Result<Arc<Self>, Error> {
-        let store = crate::store::open::open(&cfg).await?;
-        Self::build(cfg, store, clock, Some(padding_seed)).await
+        let (store, codes) = crate::store::open::open(&cfg).await?;
+        Self::build(cfg, store, codes, clock, Some(padding_seed)).await
     }
 
     async fn build(
         cfg: Resolved,
         store: Arc<dyn Store>,
+        codes: Arc<dyn CodeStore>,
         clock: Clock,
         padding_seed: Option<u64>,
     ) -> Result<Arc<Self>, Error> {
@@ -168,6 +179,19 @@ impl AppState {
         let permits = body_permits(cfg.config.limits.max_bodies_in_flight_bytes) as usize;
         let policy = cfg.accept_policy();
         let decoy = Decoy::new(&policy, clock.now())?;
+        let d = DataDir::new(&cfg.data_dir);
+        datadir::create_secret(&d.codes_key())?;
+        let verification = Arc::new(
+            Verification::new(
+                codes,
+                datadir::read_replay_key(&d.codes_key())?,
+                &d.authority_keys(),
+                cfg.config.console.clone(),
+                clock.now(),
+            )
+            .await?,
+        );
+        let console = crate::console::Console::new(&cfg);
         let state = Arc::new(AppState {
             padding_seed,
             decoy,
@@ -180,6 +204,8 @@ impl AppState {
             export_public_keys,
             metrics: Metrics::default(),
             bodies: Arc::new(Semaphore::new(permits)),
+            verification,
+            console,
             clock,
             started: tokio::time::Instant::now(),
         });
@@ -193,7 +219,7 @@ impl AppState {
         Ok(state)
     }
 
-    /// Serves the index and risk configuration that the replica holding the batch lock
+    /// Serves the indexes and risk configuration that the replica holding the batch lock
     /// published (see [`Objects::reload`]).
     pub async fn reload_published(&self) -> Result<(), Error> {
         let trusted = en_protocol::verify::ExportKeys::new(self.export_public_keys.clone());
@@ -203,8 +229,9 @@ impl AppState {
             .map_err(|e| Error::io("read", self.objects.location(), e))
     }
 
-    /// Signs the risk configuration and the index again with the current time and publishes
-    /// them (at start, after each batch, and every `index_refresh_seconds`), so that phones
+    /// Signs the risk configuration and the indexes (keys, venue traces) again with the
+    /// current time and publishes them (at start, after each batch, and every
+    /// `index_refresh_seconds`), so that phones
     /// can refuse a stale copy that a mirror froze or replays.
     pub async fn refresh_signed(&self) -> Result<(), Error> {
         let now = self.clock.now();
@@ -234,6 +261,7 @@ impl AppState {
             .map_err(|e| Error::io("write", o.location(), e))?;
         o.put_index(index, listed)
             .await
-            .map_err(|e| Error::io("write", o.location(), e))
+            .map_err(|e| Error::io("write", o.location(), e))?;
+        crate::traces::refresh_trace_index(self, now).await
     }
 }

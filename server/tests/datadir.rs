@@ -162,3 +162,81 @@ fn authority_add_refuses_a_secret_key_and_never_echoes_it() {
     let all = registry::read(&dir.join(registry::REGISTRY_FILE)).unwrap();
     assert_eq!(all[0].public_key, key.public_key().to_hex());
 }
+
+/// `en-server authority add --server-key` keeps the key private and registers its public half;
+/// `en-server console user add|reset|remove|list` manage accounts, print each password once,
+/// and never store it in the clear.
+#[test]
+fn console_accounts_from_the_command_line() {
+    let exe = env!("CARGO_BIN_EXE_en-server");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let run = |args: &[&str]| {
+        let out = Command::new(exe)
+            .args(args)
+            .arg("--dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["init"]);
+    run(&[
+        "authority",
+        "add",
+        "moh.vn",
+        "--server-key",
+        "--region",
+        "VN",
+    ]);
+    let key = dir.join("authority-keys/moh.vn.key");
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(&dir.join("authority-keys")), 0o700);
+    let out = run(&[
+        "console",
+        "user",
+        "add",
+        "alice",
+        "--authority",
+        "moh.vn",
+        "--role",
+        "admin",
+    ]);
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_string();
+    assert_eq!(password.len(), 20);
+    let users = dir.join("console-users.json");
+    assert_eq!(mode(&users), 0o600);
+    let stored = std::fs::read_to_string(&users).unwrap();
+    assert!(stored.contains("$argon2id$") && !stored.contains(&password));
+    let out = run(&["console", "user", "reset", "alice"]);
+    assert!(!out.contains(&password));
+    assert!(run(&["console", "user", "list"]).contains("alice\tmoh.vn\tadmin"));
+    run(&["console", "user", "remove", "alice"]);
+    assert_eq!(run(&["console", "user", "list"]).trim(), "no accounts");
+    // A role that is neither admin nor staff is refused, not silently made staff.
+    let out = Command::new(exe)
+        .args([
+            "console",
+            "user",
+            "add",
+            "bob",
+            "--authority",
+            "moh.vn",
+            "--role",
+            "root",
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

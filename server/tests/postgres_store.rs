@@ -70,11 +70,8 @@ async fn replicas_share_every_check() {
     // All or nothing, with the refused upload's index.
     let before = a.fingerprint().await.unwrap();
     assert!(matches!(
-        b.insert(
-            &[upload(2, &[(4, y)], NOW), upload(3, &[(4, y)], NOW)],
-            3
-        )
-        .await,
+        b.insert(&[upload(2, &[(4, y)], NOW), upload(3, &[(4, y)], NOW)], 3)
+            .await,
         Err(StoreError::KeyExists(1))
     ));
     assert!(matches!(
@@ -99,7 +96,10 @@ async fn replicas_share_every_check() {
         Err(StoreError::QuotaExceeded(1))
     ));
     assert_eq!(a.pending_count().await.unwrap(), 4);
-    assert_eq!(b.fingerprint().await.unwrap(), a.fingerprint().await.unwrap());
+    assert_eq!(
+        b.fingerprint().await.unwrap(),
+        a.fingerprint().await.unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,8 +121,11 @@ async fn racing_replicas_store_a_token_or_a_key_once() {
                 let nonce = if same_token { first } else { first + i };
                 let key = if same_token { 200 } else { 100 };
                 tokio::spawn(async move {
-                    s.insert(&[upload(nonce, &[(key, 20_399), (key + 1, 20_398)], NOW)], 1000)
-                        .await
+                    s.insert(
+                        &[upload(nonce, &[(key, 20_399), (key + 1, 20_398)], NOW)],
+                        1000,
+                    )
+                    .await
                 })
             })
             .collect();
@@ -167,7 +170,10 @@ async fn no_upload_slips_under_a_cut_another_replica_moved() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let total = stream.await.unwrap() as usize;
-    assert!(at_cut > 0 && total * 2 > at_cut, "{at_cut} keys of {total} uploads");
+    assert!(
+        at_cut > 0 && total * 2 > at_cut,
+        "{at_cut} keys of {total} uploads"
+    );
     // Nothing arrived under the cut once it had moved: the later uploads are in the next
     // window.
     assert_eq!(batcher.released_before(cut).await.unwrap().len(), at_cut);
@@ -189,8 +195,7 @@ fn upload_n(n: u32) -> en_protocol::accept::AcceptedUpload {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chain_head_moves_once_and_one_replica_holds_the_batch_lock() {
-    let Some(c) = database("the_chain_head_moves_once_and_one_replica_holds_the_batch_lock")
-    else {
+    let Some(c) = database("the_chain_head_moves_once_and_one_replica_holds_the_batch_lock") else {
         return;
     };
     let a = replica(&c, DAY, SECRET).await.unwrap();
@@ -199,7 +204,9 @@ async fn the_chain_head_moves_once_and_one_replica_holds_the_batch_lock() {
     assert!(a.batch_lock().await.unwrap(), "still held");
     assert!(!b.batch_lock().await.unwrap(), "held by the other replica");
     let end = UnixTime((NOW.0 / DAY + 1) * DAY);
-    a.insert(&[upload(1, &[(1, 20_399)], NOW)], 9).await.unwrap();
+    a.insert(&[upload(1, &[(1, 20_399)], NOW)], 9)
+        .await
+        .unwrap();
     a.advance_cut(end).await.unwrap();
     assert_eq!(teks(&b.released_before(end).await.unwrap()), [1]);
     publish(&a, 1, end).await;
@@ -257,7 +264,11 @@ async fn tokens_are_kept_apart_as_keyed_hashes_until_they_expire() {
             "SELECT string_agg(encode(token, 'hex') || encode(digest, 'hex'), ',') FROM replay_tokens",
         )
         .unwrap();
-    assert_eq!(dump.len(), 128, "one keyed hash and one keyed digest: {dump}");
+    assert_eq!(
+        dump.len(),
+        128,
+        "one keyed hash and one keyed digest: {dump}"
+    );
     assert!(!dump.contains(&hex(&[0x5a; 16])), "the nonce is not stored");
     assert!(!dump.contains(&hex(&token)));
     let columns = cluster
@@ -267,26 +278,40 @@ async fn tokens_are_kept_apart_as_keyed_hashes_until_they_expire() {
              WHERE table_name = 'diagnosis_keys'",
         )
         .unwrap();
-    assert_eq!(columns, "expiry,meta,slot,tek", "a key row says nothing about its upload");
+    assert_eq!(
+        columns, "expiry,meta,slot,tek",
+        "a key row says nothing about its upload"
+    );
     // The token's record goes when it expires (a case report's nonce: the report age).
     let end = UnixTime((NOW.0 / DAY + 1) * DAY);
     s.advance_cut(end).await.unwrap();
     publish(&s, 1, end).await;
     s.prune(NOW.plus(2 * DAY), UnixTime(0)).await.unwrap();
-    assert_eq!(cluster.psql(&db, "SELECT count(*) FROM replay_tokens").unwrap(), "0");
     assert_eq!(
-        cluster.psql(&db, "SELECT count(*) FROM diagnosis_keys").unwrap(),
+        cluster
+            .psql(&db, "SELECT count(*) FROM replay_tokens")
+            .unwrap(),
+        "0"
+    );
+    assert_eq!(
+        cluster
+            .psql(&db, "SELECT count(*) FROM diagnosis_keys")
+            .unwrap(),
         "1",
         "the key is kept (duplicate check) until it expires"
     );
     s.prune(NOW.plus(30 * DAY), UnixTime(0)).await.unwrap();
-    assert_eq!(cluster.psql(&db, "SELECT count(*) FROM diagnosis_keys").unwrap(), "0");
+    assert_eq!(
+        cluster
+            .psql(&db, "SELECT count(*) FROM diagnosis_keys")
+            .unwrap(),
+        "0"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_does_not_share_the_secret_or_period_is_refused() {
-    let Some(c) = database("a_replica_that_does_not_share_the_secret_or_period_is_refused")
-    else {
+    let Some(c) = database("a_replica_that_does_not_share_the_secret_or_period_is_refused") else {
         return;
     };
     replica(&c, DAY, SECRET).await.unwrap();

@@ -107,6 +107,12 @@ impl TestServer {
         }
     }
 
+    /// Gives the server the authority's signing key (as `en-server authority add --server-key`
+    /// would have made it), so that it signs certificates for the codes it issues.
+    pub fn hold_authority_key(&self) {
+        hold_key(self.dir(), &self.authority);
+    }
+
     pub fn ca(&self) -> PathBuf {
         self.server.ca()
     }
@@ -324,4 +330,15 @@ pub fn signed_case(
 
 pub fn now() -> UnixTime {
     test_clock().now()
+}
+
+/// Puts `key` where the server of `data_dir` looks for the key it holds for [`AUTHORITY`].
+pub fn hold_key(data_dir: &Path, key: &SigningKey) {
+    let dir = en_server::datadir::DataDir::new(data_dir).authority_keys();
+    en_server::datadir::create_private_dir(&dir).unwrap();
+    en_api::keyfile::write_signing_key(
+        &en_server::verification::keys::key_path(&dir, AUTHORITY),
+        key,
+    )
+    .unwrap();
 }

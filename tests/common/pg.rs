@@ -36,7 +36,11 @@ pub struct Cluster {
 /// The directory holding `initdb`, `postgres` and `psql`: `$EN_PG_BIN`, the directory of an
 /// `initdb` on the PATH, or the newest `/usr/lib/postgresql/*/bin` (Debian's packages).
 pub fn binaries() -> Option<PathBuf> {
-    let has_all = |d: &Path| ["initdb", "postgres", "psql"].iter().all(|b| d.join(b).is_file());
+    let has_all = |d: &Path| {
+        ["initdb", "postgres", "psql"]
+            .iter()
+            .all(|b| d.join(b).is_file())
+    };
     if let Some(d) = std::env::var_os("EN_PG_BIN").map(PathBuf::from) {
         return has_all(&d).then_some(d);
     }
@@ -76,7 +80,11 @@ fn id_of(user: &str, flag: &str) -> std::io::Result<u32> {
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
-        .map_err(|_| std::io::Error::other(format!("no user {user} (apt-get install postgresql creates it)")))
+        .map_err(|_| {
+            std::io::Error::other(format!(
+                "no user {user} (apt-get install postgresql creates it)"
+            ))
+        })
 }
 
 fn random_hex(n: usize) -> String {
@@ -181,7 +189,9 @@ impl Cluster {
         while c.psql("postgres", "SELECT 1").is_err() {
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(c.dir.join("log")).unwrap_or_default();
-                return Err(std::io::Error::other(format!("PostgreSQL did not start:\n{log}")));
+                return Err(std::io::Error::other(format!(
+                    "PostgreSQL did not start:\n{log}"
+                )));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -205,13 +215,24 @@ impl Cluster {
     /// Runs `sql` as the superuser over the Unix socket; returns psql's unaligned output.
     pub fn psql(&self, db: &str, sql: &str) -> std::io::Result<String> {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "postgres"])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                "postgres",
+            ])
             .arg("-h")
             .arg(&self.dir)
             .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
             .output()?;
         if !out.status.success() {
-            return Err(std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()));
+            return Err(std::io::Error::other(
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }

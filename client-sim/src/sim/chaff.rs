@@ -12,16 +12,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use tokio::task::JoinSet;
 
-use super::ble::mix;
 use super::error::SimError;
 use super::population::Person;
 use super::server::SimServer;
+use super::streams::{rng, Stream};
 use super::EPOCH;
 
 /// Fake uploads in flight at once: enough for the server to group its durable writes.
 const IN_FLIGHT: usize = 32;
-/// Separates the chaff stream from the world's daily streams.
-const STREAM: u64 = 0xc4af_f5ee_d000_0001;
 
 /// Every app user's chaff schedule and the day's fakes still to send.
 pub(super) struct Chaff {
@@ -66,7 +64,7 @@ impl Chaff {
 
     /// Every app user wakes at the start of `day` and plans it.
     pub fn plan_day(&mut self, day: u32) {
-        self.rng = ChaCha20Rng::seed_from_u64(mix(mix(self.seed ^ STREAM) ^ u64::from(day)));
+        self.rng = rng(self.seed, Stream::Chaff, u64::from(day), 0);
         let start = UnixTime(EPOCH + u64::from(day) * 86_400);
         self.queue.clear();
         self.next = 0;

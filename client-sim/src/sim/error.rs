@@ -34,7 +34,7 @@ pub enum SimError {
     #[error("independent phones disagree on the new batches: {0}")]
     Disagreement(String),
     /// A running server did not publish the night's batch in time.
-    #[error("the server did not publish the batch ending at {} within 60 s (is it running with --virtual-clock and a 86400 s period?)", .boundary.0)]
+    #[error("the server did not publish the batch ending at {} within 60 s (is it running with --virtual-clock and the batch period of timing.batch_period_seconds?)", .boundary.0)]
     BatchNotPublished {
         /// The window's end.
         boundary: UnixTime,
@@ -58,6 +58,17 @@ pub enum SimError {
     /// A parameter the model cannot use (the message says which and why).
     #[error("{0}")]
     Config(String),
+    /// A scenario file that is not one (TOML syntax, an unknown field, a wrong type).
+    #[error("scenario {}: {message}", path.display())]
+    Scenario {
+        /// The file (or `<command line>`).
+        path: PathBuf,
+        /// What is wrong, as the TOML reader says it.
+        message: String,
+    },
+    /// A worker thread or its async runtime could not be started.
+    #[error("cannot start a simulation worker: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl SimError {

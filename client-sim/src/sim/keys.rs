@@ -1,7 +1,7 @@
 //! The phones' temporary exposure keys and the RPIK ciphers derived from them: a
 //! deterministic function of the seed, person and day, so keys are never stored.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use aes::cipher::KeyInit;
 use aes::Aes128;
@@ -11,11 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::ble::mix;
-use super::population::Person;
 use super::EPOCH;
-
-/// Days of ciphers kept: 14 days of scans, the sender's clock skew either side, and today.
-const CIPHER_DAYS: usize = 17;
 
 /// Person `person`'s temporary exposure key for simulation day `day`.
 pub(super) fn tek(seed: u64, person: u32, day: i64) -> TemporaryExposureKey {
@@ -29,38 +25,30 @@ pub(super) fn day_of(t: u64) -> i64 {
     (t / 86_400) as i64 - (EPOCH / 86_400) as i64
 }
 
-/// The RPIK ciphers of app users, by day, for the days scans may still be regenerated.
-#[derive(Default)]
+/// RPIK ciphers derived when first needed, for one phone's matching (a phone regenerates
+/// the scans of a few senders; deriving their ciphers there costs less than keeping every
+/// app user's ciphers for 17 days).
 pub(super) struct Ciphers {
+    seed: u64,
     deriver: RpikDeriver,
-    by_day: BTreeMap<i64, Vec<Option<Aes128>>>,
+    cache: HashMap<(u32, i64), Aes128>,
 }
 
 impl Ciphers {
-    /// Person `person`'s cipher on `day`, if they use the app and the day is kept.
-    pub fn get(&self, person: u32, day: i64) -> Option<&Aes128> {
-        self.by_day
-            .get(&day)
-            .and_then(|v| v[person as usize].as_ref())
+    /// An empty cache for the world of `seed`.
+    pub fn new(seed: u64) -> Self {
+        Ciphers {
+            seed,
+            deriver: RpikDeriver::default(),
+            cache: HashMap::new(),
+        }
     }
 
-    /// Derives the ciphers of `day` if missing, and forgets the oldest beyond the window.
-    pub fn ensure(&mut self, day: i64, seed: u64, people: &[Person]) {
-        if self.by_day.contains_key(&day) {
-            return;
-        }
-        let v = people
-            .iter()
-            .enumerate()
-            .map(|(p, person)| {
-                person
-                    .app
-                    .then(|| Aes128::new(&self.deriver.rpik(&tek(seed, p as u32, day)).into()))
-            })
-            .collect();
-        self.by_day.insert(day, v);
-        while self.by_day.len() > CIPHER_DAYS {
-            self.by_day.pop_first();
-        }
+    /// Person `person`'s RPIK cipher on `day`.
+    pub fn get(&mut self, person: u32, day: i64) -> &Aes128 {
+        let (seed, deriver) = (self.seed, &self.deriver);
+        self.cache
+            .entry((person, day))
+            .or_insert_with(|| Aes128::new(&deriver.rpik(&tek(seed, person, day)).into()))
     }
 }

@@ -45,12 +45,14 @@ pub struct External {
     pub audience: String,
     /// The region it publishes for.
     pub region: String,
+    /// Its batch period (`batch_period_seconds` in its configuration).
+    pub batch_period_seconds: u32,
 }
 
 impl External {
     /// A running server at `url` with these export keys, signing as [`AUTHORITY`] with
     /// `authority_key`, its clock driven through `clock_file`; no extra CA, audience
-    /// `en-server:VN`, region [`REGION`] (change the fields to differ).
+    /// `en-server:VN`, region [`REGION`], daily batches (change the fields to differ).
     pub fn new(
         url: String,
         public_keys: Vec<String>,
@@ -66,6 +68,7 @@ impl External {
             clock_file,
             audience: "en-server:VN".into(),
             region: REGION.into(),
+            batch_period_seconds: 86_400,
         }
     }
 }
@@ -82,6 +85,7 @@ pub struct SimServer {
     audience: String,
     mode: Mode,
     now: UnixTime,
+    batch_period_seconds: u32,
     /// Upload requests sent.
     pub upload_requests: u64,
     /// Uploads the server refused (should stay 0).
@@ -89,15 +93,28 @@ pub struct SimServer {
 }
 
 impl SimServer {
-    /// Starts an in-process server whose clock reads `now`; its padding is drawn from a
-    /// generator seeded with `seed`, so that runs are reproducible.
+    /// Starts an in-process server for a world of `cfg`: its batch period, an authority key
+    /// and padding drawn from generators seeded with the world's seed (reproducible runs),
+    /// its clock at the simulation's epoch.
+    pub async fn for_config(cfg: &super::SimConfig) -> Result<Self, SimError> {
+        use rand::SeedableRng;
+        let mut r = rand_chacha::ChaCha20Rng::seed_from_u64(super::ble::mix(cfg.seed ^ 0xa11));
+        let key = SigningKey::generate(&mut r);
+        let now = UnixTime(super::EPOCH);
+        SimServer::in_process(now, key, cfg.seed, cfg.timing.batch_period_seconds).await
+    }
+
+    /// Starts an in-process server whose clock reads `now`, closing a batch every
+    /// `batch_period_seconds` (a divisor of 86,400); its padding is drawn from a generator
+    /// seeded with `seed`, so that runs are reproducible.
     pub async fn in_process(
         now: UnixTime,
         authority_key: SigningKey,
         seed: u64,
+        batch_period_seconds: u32,
     ) -> Result<Self, SimError> {
         let mut config = en_server::config::Config::default();
-        config.batch_period_seconds = 86_400;
+        config.batch_period_seconds = u64::from(batch_period_seconds);
         config.authority_daily_upload_quota = 10_000_000;
         config.limits.max_connections = 4096;
         config.region = REGION.into();
@@ -130,6 +147,7 @@ impl SimServer {
             audience,
             mode: Mode::InProcess(Box::new(server)),
             now,
+            batch_period_seconds,
             upload_requests: 0,
             upload_refusals: 0,
         })
@@ -164,6 +182,7 @@ impl SimServer {
                 clock_file: e.clock_file,
             },
             now,
+            batch_period_seconds: e.batch_period_seconds,
             upload_requests: 0,
             upload_refusals: 0,
         };
@@ -174,6 +193,11 @@ impl SimServer {
     /// What a phone of this server's region trusts.
     pub fn follower_config(&self) -> FollowerConfig {
         FollowerConfig::new(self.export.clone(), self.region.clone())
+    }
+
+    /// Seconds between the server's batches.
+    pub fn batch_period_seconds(&self) -> u32 {
+        self.batch_period_seconds
     }
 
     /// The server's clock, as last set.
@@ -288,6 +312,33 @@ impl SimServer {
             self.upload_refusals += 1;
             e.into()
         })
+    }
+
+    /// The health authority's side of a venue trace: opens the owner's `request` with the
+    /// authority's `sealing` key at `now` (every key pairing-checked), adds `message`, signs
+    /// it as the simulator's authority and posts it (`POST /v1/traces`). Returns the trace
+    /// as checked (what it publishes) and the hours the server stored.
+    pub async fn upload_trace(
+        &mut self,
+        request: &en_protocol::venue::TraceRequest,
+        sealing: &en_protocol::venue::SealingSecretKey,
+        message: &str,
+        now: UnixTime,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(en_protocol::venue::CheckedTrace, usize), SimError> {
+        let checked = request.open(sealing, now)?;
+        let signed = en_client::trace::trace_report(
+            request,
+            sealing,
+            message,
+            &self.authority,
+            self.region.as_str(),
+            &self.authority_key,
+            now,
+            rng,
+        )?;
+        let hours = en_client::trace::upload(&self.client, &signed.report).await?;
+        Ok((checked, hours))
     }
 
     /// Seconds the in-process server spent handling requests (sum of request latencies).

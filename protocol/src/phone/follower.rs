@@ -1,5 +1,5 @@
 //! [`ChainFollower`]: the sans-IO state machine that follows one hash chain of export-signed
-//! batches (key batches today, venue traces next) from its signed index.
+//! batches (key batches and venue trace batches) from its signed index.
 //!
 //! Quinn's shape: [`ChainFollower::handle_index`], [`ChainFollower::handle_batch`] and
 //! [`ChainFollower::handle_config`] take bytes and `now`; [`ChainFollower::poll_fetch`] says
@@ -70,6 +70,8 @@ pub struct ChainFollower<C: ChainFormat> {
 
 /// The follower of the key chain, the one a phone matches against.
 pub type KeyFollower = ChainFollower<KeyBatches>;
+/// The follower of the venue trace chain (`ENTX` index, `ENTB` batches).
+pub type TraceFollower = ChainFollower<crate::venue::TraceBatches>;
 
 impl<C: ChainFormat> ChainFollower<C> {
     /// A follower with no head: its first batch is trusted on first use.

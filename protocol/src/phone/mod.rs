@@ -59,6 +59,6 @@ pub use chain_state::{
 };
 pub use device::{BatchMatch, Phone, MAX_SCANS};
 pub use exposure::{ExposureDay, EXPOSURE_RETENTION_DAYS, MAX_EXPOSURE_DAYS};
-pub use follower::{ChainFollower, KeyFollower};
+pub use follower::{ChainFollower, KeyFollower, TraceFollower};
 pub use keyring::{Broadcast, KeyRing, KEY_RETENTION_DAYS, MAX_RING_KEYS};
 pub use state::MAGIC as STATE_MAGIC;

@@ -15,6 +15,7 @@ use crate::keys::{KeyId, SigningKey};
 use crate::time::UnixTime;
 use crate::verify::ExportKeys;
 use crate::wire::batch::{BatchHash, BatchHeader};
+use crate::wire::chain::{ChainFormat, IndexFormat};
 use crate::wire::{put_header, split_signature, Reader, Region};
 
 /// Magic of a trace batch.
@@ -229,5 +230,21 @@ impl VerifiedTraceBatch {
             return Err(VerifyError::BrokenChain("windows are not contiguous"));
         }
         Ok(())
+    }
+}
+
+/// The chain of trace batches: `ENTB` batches listed by an `ENTX` index, followed by a
+/// [`crate::phone::ChainFollower<TraceBatches>`] exactly as key batches are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TraceBatches;
+
+impl ChainFormat for TraceBatches {
+    const INDEX: IndexFormat = crate::wire::index::TRACE_INDEX;
+    type Verified = VerifiedTraceBatch;
+    fn decode_verify(bytes: &[u8], trusted: &ExportKeys) -> Result<VerifiedTraceBatch, Error> {
+        SignedTraceBatch::decode(bytes)?.verify(trusted)
+    }
+    fn header(batch: &VerifiedTraceBatch) -> &BatchHeader {
+        batch.header()
     }
 }

@@ -168,6 +168,33 @@ pub fn heavy_user_fixture(seed: u64, traces: usize) -> HeavyUser {
     }
 }
 
+/// One pairing `e(H1(id), mpk)`, the unit of a phone's matching cost, for a benchmark to time
+/// beside matching on the same machine in the same run (this module never reads a clock).
+pub struct PairingSample {
+    h: blstrs::G1Affine,
+    mpk: blstrs::G2Affine,
+}
+
+impl PairingSample {
+    /// A sample drawn deterministically from `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut rng = FixtureRng::new(seed);
+        let mut id = [0u8; 32];
+        rng.fill_bytes(&mut id);
+        PairingSample {
+            h: super::curve::h1(&id),
+            mpk: super::curve::g2_mul(&super::curve::random_scalar(&mut rng)),
+        }
+    }
+    /// Computes the pairing once.
+    pub fn run(&self) {
+        std::hint::black_box(super::curve::pairing(
+            std::hint::black_box(&self.h),
+            std::hint::black_box(&self.mpk),
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;

@@ -16,9 +16,13 @@
 //! 4. **Authority**: [`TraceRequest::open`] completes and pairing-checks each key
 //!    ([`CheckedTrace`]); [`TraceReport::new`] adds the message to visitors;
 //!    [`TraceReport::sign`] (context `en/v1/venue-trace`).
-//! 5. **Server**: [`SignedTraceReport::verify`] → [`VerifiedTraceReport`]; entries and
-//!    [`fake_trace`] padding go into a [`TraceBatch`] (`ENTB`, context `en/v1/trace-batch`).
-//! 6. **Phone**: [`SignedTraceBatch::verify`] → [`VerifiedTraceBatch`];
+//! 5. **Server**: [`SignedTraceReport::verify`] → [`VerifiedTraceReport`];
+//!    [`VerifiedTraceReport::accept`] → [`AcceptedTrace`] (region, freshness, traced hours:
+//!    the only trace a store takes); at each batch boundary [`pad_traces`] dedups the
+//!    entries and pads them with [`fake_trace`]s into a [`TraceBatch`] (`ENTB`, context
+//!    `en/v1/trace-batch`), listed by the trace index (`ENTX`, [`TraceBatches`]).
+//! 6. **Phone**: follows the trace chain with a [`crate::phone::TraceFollower`] →
+//!    [`VerifiedTraceBatch`];
 //!    [`CheckInStore::match_batch`] → [`Notification`]s.
 //!
 //! ```
@@ -54,6 +58,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod accept;
 pub mod batch;
 pub mod bench;
 pub mod checkin;
@@ -63,17 +68,20 @@ pub(crate) mod ibe;
 pub(crate) mod ids;
 pub mod labels;
 pub mod matching;
+pub mod padding;
 pub mod report;
 pub mod seal;
 pub mod setup;
 pub mod trace;
 pub mod visit;
 
-pub use batch::{fake_trace, SignedTraceBatch, TraceBatch, VerifiedTraceBatch};
+pub use accept::AcceptedTrace;
+pub use batch::{fake_trace, SignedTraceBatch, TraceBatch, TraceBatches, VerifiedTraceBatch};
 pub use checkin::{records_for_visit, CheckInRecord, CheckInStore};
 pub use entry::EntryPayload;
 pub use ibe::{CIPHERTEXT_LEN, PLAINTEXT_LEN};
 pub use matching::{match_entries, try_match, MatchReport, Notification};
+pub use padding::pad_traces;
 pub use report::{SignedTraceReport, TraceEntry, TraceReport, VerifiedTraceReport};
 pub use seal::{SealingPublicKey, SealingSecretKey};
 pub use setup::{setup, TracingSecret};
@@ -97,6 +105,9 @@ pub mod context {
     pub const VENUE_TRACE: &[u8] = b"en/v1/venue-trace";
     /// Trace batches signed by the server's export key.
     pub const TRACE_BATCH: &[u8] = b"en/v1/trace-batch";
+    /// The trace chain's index, signed by the server's export key
+    /// ([`crate::wire::index::TRACE_INDEX`]).
+    pub const TRACE_INDEX: &[u8] = b"en/v1/trace-index";
 }
 
 /// Hours since the Unix epoch: the unit of check-in records and traces.

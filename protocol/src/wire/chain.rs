@@ -1,6 +1,7 @@
 //! Hash-chained batch formats, as a chain follower sees them.
 //!
-//! Key batches (`ENBA`, listed by an `ENIX` index) are one chain; venue traces are another.
+//! Key batches (`ENBA`, listed by an `ENIX` index) are one chain; venue trace batches (`ENTB`,
+//! listed by an `ENTX` index) are another.
 //! Each chain has its own batch magic and signature context and its own index magic and
 //! context (so an index of one chain never verifies as another's), but every batch carries
 //! the same [`BatchHeader`] and every index the same entries. [`ChainFormat`] is what

@@ -16,6 +16,15 @@ use crate::verify::{verify_export, ExportKeys};
 pub const MAGIC: &[u8; 4] = b"ENIX";
 /// The key chain's index: magic `ENIX`, context `en/v1/index`.
 pub const KEY_INDEX: IndexFormat = IndexFormat::new("index", *MAGIC, context::INDEX);
+/// Magic of the venue trace chain's index.
+pub const TRACE_MAGIC: &[u8; 4] = b"ENTX";
+/// The venue trace chain's index (trace batches, `ENTB`): magic `ENTX`, context
+/// `en/v1/trace-index`.
+pub const TRACE_INDEX: IndexFormat = IndexFormat::new(
+    "trace index",
+    *TRACE_MAGIC,
+    crate::venue::context::TRACE_INDEX,
+);
 /// Most entries one index may list.
 pub const MAX_ENTRIES: u32 = 100_000;
 const ENTRY_LEN: usize = 8 + 8 + 8 + 32 + 8;

@@ -70,9 +70,11 @@ impl PostgresSetting {
                 .to_string()
         })?;
         if c.get_password().is_some() {
-            return Err("store.postgres must not contain the password: put it in a file named by \
+            return Err(
+                "store.postgres must not contain the password: put it in a file named by \
                  password_file, or in an environment variable named by password_env"
-                .into());
+                    .into(),
+            );
         }
         if self.password_file.is_some() && self.password_env.is_some() {
             return Err("store: set password_file or password_env, not both".into());

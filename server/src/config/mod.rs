@@ -4,6 +4,7 @@
 //! Every setting has a default and a comment in the generated file ([`template`]); relative
 //! paths are relative to the data directory, so a data directory can be moved as a whole.
 
+mod console;
 mod deploy;
 mod risk;
 mod template;
@@ -15,6 +16,7 @@ use en_protocol::validate::UploadPolicy;
 use en_protocol::wire::{Audience, Region};
 use serde::{Deserialize, Serialize};
 
+pub use console::ConsoleSettings;
 pub use deploy::{DirSetting, ObjectsSetting, PostgresSetting, S3Setting, StoreSetting};
 pub use risk::RiskSettings;
 
@@ -53,6 +55,8 @@ pub struct Config {
     pub index_refresh_seconds: u64,
     /// Batches are padded with random keys up to this many keys.
     pub min_batch_size: usize,
+    /// Venue trace batches are padded with fake traces up to this many entries (369 bytes each).
+    pub min_trace_batch_size: usize,
     /// Days keys and batches are kept.
     pub retention_days: u64,
     /// Oldest accepted key, in days since it expired.
@@ -85,6 +89,8 @@ pub struct Config {
     pub limits: Limits,
     /// Exposure scoring parameters published at /v1/config.
     pub risk: RiskSettings,
+    /// Verification codes and the health authority console.
+    pub console: ConsoleSettings,
 }
 
 /// Limits that keep slow or hostile clients from holding the server.
@@ -148,6 +154,7 @@ impl Default for Config {
             batch_period_seconds: 86_400,
             index_refresh_seconds: 3600,
             min_batch_size: 100,
+            min_trace_batch_size: 100,
             retention_days: 14,
             max_key_age_days: 14,
             max_keys_per_upload: 30,
@@ -162,6 +169,7 @@ impl Default for Config {
             objects: ObjectsSetting::default(),
             limits: Limits::default(),
             risk: RiskSettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }
@@ -251,6 +259,11 @@ impl Config {
                 "publish_body_bytes must not exceed limits.max_body_bytes".into(),
             ));
         }
+        if self.min_trace_batch_size > en_protocol::venue::batch::MAX_ENTRIES as usize {
+            return Err(bad(
+                "min_trace_batch_size must be at most 1000000 (a trace batch's limit)".into(),
+            ));
+        }
         if !(1..=10_000).contains(&self.max_reports_per_bulk) {
             return Err(bad(
                 "max_reports_per_bulk must be between 1 and 10000".into()
@@ -275,6 +288,9 @@ impl Config {
                 "limits.index_cache_max_age_seconds must not exceed index_refresh_seconds".into(),
             ));
         }
+        self.console
+            .check(self.max_certificate_lifetime_seconds)
+            .map_err(bad)?;
         self.risk
             .to_risk_config(en_protocol::UnixTime(0))
             .map_err(|m| bad(format!("risk: {m}")))?;

@@ -19,6 +19,7 @@ const TOP: &[(&str, &str)] = &[
     ("batch_period_seconds", "A batch is closed every this many seconds; must divide 86400. Default: daily."),
     ("index_refresh_seconds", "The index and risk configuration are re-signed at least this often; phones refuse\n# ones older than 6 hours (a frozen or replayed index is detected). At most 21600."),
     ("min_batch_size", "Batches are padded with random keys, with metadata from a fixed distribution, up to\n# this many keys."),
+    ("min_trace_batch_size", "Venue trace batches (closed with each batch) are padded with fake traces, at hours\n# spread like the real ones, up to this many entries (369 bytes each)."),
     ("retention_days", "Days keys, batches and upload records are kept."),
     ("max_key_age_days", "Keys that expired more than this many days ago are rejected."),
     ("max_keys_per_upload", "Most keys one upload may carry (GAEN: 30)."),
@@ -46,6 +47,10 @@ const LIMITS: &[(&str, &str)] = &[
     ("batch_cache_max_age_seconds", "Cache-Control max-age of batch downloads (batches are immutable)."),
     ("index_cache_max_age_seconds", "Cache-Control max-age of the index and risk configuration in an object store (what\n# a CDN may cache them for; at most index_refresh_seconds)."),
 ];
+
+const CONSOLE_HEADER: &str =
+    "# Verification codes (POST /v1/verify, /v1/certificate) and the health authority console
+# (on the admin listener); spec/verification.md.";
 
 const RISK_HEADER: &str =
     "# Exposure scoring parameters, signed and published at /v1/config (spec/wire-format.md §7).
@@ -76,6 +81,8 @@ pub fn render(config: &Config) -> String {
     section(&mut out, &all, TOP);
     out.push_str("\n[limits]\n");
     section(&mut out, &table("limits"), LIMITS);
+    out.push_str(&format!("\n{CONSOLE_HEADER}\n[console]\n"));
+    section(&mut out, &table("console"), super::console::COMMENTS);
     out.push_str(&format!(
         "\n{RISK_HEADER}\n[risk]\n{}",
         toml::to_string(&config.risk).expect("risk settings serialize")
@@ -91,10 +98,15 @@ mod tests {
     fn every_setting_is_commented_and_the_file_parses_back() {
         let c = Config::default();
         let all = toml::Table::try_from(&c).unwrap();
-        let documented: Vec<&str> = TOP.iter().chain(LIMITS).map(|(k, _)| *k).collect();
+        let documented: Vec<&str> = TOP
+            .iter()
+            .chain(LIMITS)
+            .chain(super::super::console::COMMENTS)
+            .map(|(k, _)| *k)
+            .collect();
         for (k, v) in &all {
             match v.as_table() {
-                Some(t) if k == "limits" => {
+                Some(t) if k == "limits" || k == "console" => {
                     for k in t.keys() {
                         assert!(
                             documented.contains(&k.as_str()),

@@ -61,6 +61,15 @@ pub async fn read_json<B: ReqBody>(
     } else {
         limits.max_body_bytes
     };
+    read_limited(state, req, max).await
+}
+
+/// Reads a body of any content type under the cap `max` and the memory budget.
+pub async fn read_limited<B: ReqBody>(
+    state: &AppState,
+    req: Request<B>,
+    max: usize,
+) -> Result<Body, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorCode::BodyTooLarge,

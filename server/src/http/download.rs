@@ -1,4 +1,5 @@
-//! `GET /v1/index`, `GET /v1/batches/{seq}`, `GET /v1/config`: signed bytes for phones, served
+//! `GET /v1/index`, `GET /v1/batches/{seq}`, `GET /v1/config`, and the venue trace chain's
+//! `GET /v1/traces/index`, `GET /v1/traces/batches/{seq}`: signed bytes for phones, served
 //! from shared bytes (no copy per request).
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use hyper::{Response, StatusCode};
 
 use super::Resp;
 use crate::error::ApiError;
+use crate::objects::Chain;
 use crate::state::AppState;
 
 /// Signed binary content.
@@ -39,8 +41,7 @@ fn not_yet() -> ApiError {
 /// The signed index of available batches (short cache: it changes with every batch and is
 /// re-signed regularly).
 pub fn index(state: &Arc<AppState>) -> Result<Resp, ApiError> {
-    let b = state.objects.index().ok_or_else(not_yet)?;
-    Ok(binary(b, HeaderValue::from_static("no-cache")))
+    chain_index(state.objects.keys())
 }
 
 /// The signed risk configuration.
@@ -49,9 +50,25 @@ pub fn config(state: &Arc<AppState>) -> Result<Resp, ApiError> {
     Ok(binary(b, HeaderValue::from_static("no-cache")))
 }
 
-/// One immutable batch, with a strong ETag and 304 on `If-None-Match`.
+/// One immutable key batch, with a strong ETag and 304 on `If-None-Match`.
 pub async fn batch(
     state: &Arc<AppState>,
+    seq: &str,
+    headers: &HeaderMap,
+) -> Result<Resp, ApiError> {
+    chain_batch(state, state.objects.keys(), seq, headers).await
+}
+
+/// The signed index of a chain's batches (`no-cache`, as the key index).
+pub fn chain_index(chain: &Chain) -> Result<Resp, ApiError> {
+    let b = chain.index().ok_or_else(not_yet)?;
+    Ok(binary(b, HeaderValue::from_static("no-cache")))
+}
+
+/// One immutable batch of `chain`, with a strong ETag and 304 on `If-None-Match`.
+pub async fn chain_batch(
+    state: &Arc<AppState>,
+    chain: &Chain,
     seq: &str,
     headers: &HeaderMap,
 ) -> Result<Resp, ApiError> {
@@ -69,8 +86,7 @@ pub async fn batch(
     };
     // A positive decimal too large for u64 cannot name a batch either.
     let n: u64 = seq.parse().map_err(|_| not_found())?;
-    let (bytes, hash) = state
-        .objects
+    let (bytes, hash) = chain
         .batch(n)
         .await
         .map_err(storage)?

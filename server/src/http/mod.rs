@@ -10,7 +10,9 @@ mod body;
 mod conn;
 mod download;
 mod router;
+mod traces;
 mod upload;
+mod verify;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,8 +30,9 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub use body::ReqBody;
+pub use body::{read_json, read_limited, Body, ReqBody};
 pub use router::Listener;
+pub(crate) use upload::parse as parse_json;
 pub use upload::UPLOAD_RESPONSE_LEN;
 
 /// Response type of every handler.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hyper::{Method, Request};
 
-use super::{admin, body, download, upload, ReqBody, Resp};
+use super::{admin, body, download, traces, upload, verify, ReqBody, Resp};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,15 +24,22 @@ enum Route {
     Cases,
     CasesBulk,
     Publish,
+    Verify,
+    Certificate,
+    Console,
     Index,
     Config,
     Batch,
     Healthz,
     Metrics,
+    Traces,
+    TraceIndex,
+    TraceBatch,
 }
 
 const POST: &str = "POST";
 const GET: &str = "GET, HEAD";
+const TRACE_BATCHES: &str = "/v1/traces/batches/";
 
 fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
     let r = match (role, path) {
@@ -40,10 +47,18 @@ fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
         (Listener::Public, "/v1/cases") => (Route::Cases, POST),
         (Listener::Public, "/v1/cases/bulk") => (Route::CasesBulk, POST),
         (Listener::Public, "/v1/publish") => (Route::Publish, POST),
+        (Listener::Public, "/v1/verify") => (Route::Verify, POST),
+        (Listener::Public, "/v1/certificate") => (Route::Certificate, POST),
+        (Listener::Admin, p) if p == "/" || p == "/console" || p.starts_with("/console/") => {
+            (Route::Console, "")
+        }
         (Listener::Public, "/v1/index") => (Route::Index, GET),
         (Listener::Public, "/v1/config") => (Route::Config, GET),
         (Listener::Public, p) if p.starts_with("/v1/batches/") => (Route::Batch, GET),
         (Listener::Admin, "/metrics") => (Route::Metrics, GET),
+        (Listener::Public, "/v1/traces") => (Route::Traces, POST),
+        (Listener::Public, "/v1/traces/index") => (Route::TraceIndex, GET),
+        (Listener::Public, p) if p.starts_with(TRACE_BATCHES) => (Route::TraceBatch, GET),
         _ => return None,
     };
     Some(r)
@@ -62,11 +77,15 @@ pub async fn route<B: ReqBody>(
             "There is no such endpoint; see spec/api.md.",
         )
     })?;
-    if matches!(route, Route::Publish) {
-        // Phone uploads: whatever the outcome, the answer leaves on the release schedule.
-        let r = publish(state, req, allow).await;
+    if matches!(route, Route::Publish | Route::Verify | Route::Certificate) {
+        // Phone requests: whatever the outcome, the answer leaves on the release schedule.
+        let r = phone(state, route, req, allow).await;
         state.publish_release().await;
         return r;
+    }
+    if matches!(route, Route::Console) {
+        // The console answers its own methods and renders its own errors as pages.
+        return crate::console::route(state, req).await;
     }
     let method = req.method();
     let ok = match allow {
@@ -81,28 +100,46 @@ pub async fn route<B: ReqBody>(
         Route::CasesBulk => {
             upload::cases_bulk(state, body::read_json(state, req, true).await?).await
         }
-        Route::Publish => unreachable!("handled above"),
+        Route::Publish | Route::Verify | Route::Certificate | Route::Console => {
+            unreachable!("handled above")
+        }
         Route::Index => download::index(state),
         Route::Config => download::config(state),
-        Route::Batch => {
-            download::batch(state, &path["/v1/batches/".len()..], req.headers()).await
-        }
+        Route::Batch => download::batch(state, &path["/v1/batches/".len()..], req.headers()).await,
         Route::Healthz => Ok(super::respond(
             hyper::StatusCode::OK,
             "text/plain",
             bytes::Bytes::from_static(b"ok\n"),
         )),
         Route::Metrics => Ok(admin::metrics(state)),
+        // A trace report of 336 hours is 165 KB in base64: read under the bulk cap.
+        Route::Traces => traces::upload(state, body::read_json(state, req, true).await?).await,
+        Route::TraceIndex => download::chain_index(state.objects.traces()),
+        Route::TraceBatch => {
+            download::chain_batch(
+                state,
+                state.objects.traces(),
+                &path[TRACE_BATCHES.len()..],
+                req.headers(),
+            )
+            .await
+        }
     }
 }
 
-async fn publish<B: ReqBody>(
+async fn phone<B: ReqBody>(
     state: &Arc<AppState>,
+    route: Route,
     req: Request<B>,
     allow: &'static str,
 ) -> Result<Resp, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed(allow));
     }
-    upload::publish(state, body::read_json(state, req, false).await?).await
+    let body = body::read_json(state, req, false).await?;
+    match route {
+        Route::Verify => verify::verify(state, body).await,
+        Route::Certificate => verify::certificate(state, body).await,
+        _ => upload::publish(state, body).await,
+    }
 }

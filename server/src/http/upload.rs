@@ -45,7 +45,7 @@ fn accepted(n: usize) -> Resp {
     )
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         let code = if e.is_data() {
             ErrorCode::InvalidRequest
@@ -59,14 +59,14 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-fn b64(s: &str, code: ErrorCode, what: &str) -> Result<Vec<u8>, ApiError> {
+pub(super) fn b64(s: &str, code: ErrorCode, what: &str) -> Result<Vec<u8>, ApiError> {
     base64::engine::general_purpose::STANDARD
         .decode(s)
         .map_err(|_| ApiError::new(code, format!("The {what} is not valid base64.")))
 }
 
 /// Refuses uploads while the authority registry is unreadable (it fails closed).
-fn registry_available(state: &AppState) -> Result<(), ApiError> {
+pub(super) fn registry_available(state: &AppState) -> Result<(), ApiError> {
     if state.registry.refresh() {
         Ok(())
     } else {
@@ -274,6 +274,7 @@ pub async fn publish(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError
         .accept(&state.policy, now)?;
     let n = store(state, std::slice::from_ref(&upload), false).await?;
     state.metrics.publish_answered.fetch_add(1, Relaxed);
+    super::verify::count_keys(state, &upload, now).await;
     tracing::info!(authority = %upload.authority(), keys = n, "certified upload stored");
     Ok(accepted(n))
 }

@@ -198,7 +198,10 @@ mod tests {
             )
             .await
             .unwrap_err();
-        assert!(matches!(e, object_store::Error::AlreadyExists { .. }), "{e}");
+        assert!(
+            matches!(e, object_store::Error::AlreadyExists { .. }),
+            "{e}"
+        );
         assert_eq!(s.get(&p).await.unwrap().bytes().await.unwrap(), "seven");
         // No temporary file is left beside the object.
         let names: Vec<_> = std::fs::read_dir(d.path().join("v1/batches"))

@@ -9,48 +9,56 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 
 use super::durable_dir::DurableDir;
-use super::Objects;
+use super::{Objects, KEYS, TRACES};
 use crate::config::{ObjectsSetting, Resolved};
 use crate::datadir::DataDir;
 use crate::error::Error;
 
-/// The index.
-pub const INDEX_NAME: &str = "v1/index";
 /// The risk configuration.
 pub const CONFIG_NAME: &str = "v1/config";
 
-/// Batch `seq`.
-pub fn batch_name(seq: u64) -> String {
-    format!("v1/batches/{seq}")
+/// Where an object of an earlier en-server's flat directory (`batch-{seq:020}.bin`,
+/// `index.bin`, `config.bin`, and the venue trace chain's `trace-…` files) now lives.
+fn moved_name(flat: &str) -> Option<String> {
+    if flat == "config.bin" {
+        return Some(CONFIG_NAME.to_string());
+    }
+    for chain in [KEYS, TRACES] {
+        let (index, prefix) = chain.flat;
+        if flat == index {
+            return Some(chain.index.to_string());
+        }
+        if let Some(seq) = flat
+            .strip_prefix(prefix)
+            .and_then(|s| s.strip_suffix(".bin"))
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            return Some(format!("{}{seq}", chain.batch_prefix));
+        }
+    }
+    None
 }
 
-/// Moves objects written by an earlier en-server (`batch-{seq:020}.bin`, `index.bin`,
-/// `config.bin` at the top of the directory) to their names, so that an existing data
-/// directory keeps its chain.
+/// Moves objects written by an earlier en-server to their names, so that an existing data
+/// directory keeps its chains.
 fn migrate_flat_names(dir: &FsPath) -> std::io::Result<()> {
-    let mut moved = false;
+    let mut moved = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let to = match name.as_str() {
-            "index.bin" => INDEX_NAME.to_string(),
-            "config.bin" => CONFIG_NAME.to_string(),
-            n => match n
-                .strip_prefix("batch-")
-                .and_then(|s| s.strip_suffix(".bin"))
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                Some(seq) => batch_name(seq),
-                None => continue,
-            },
+        let Some(to) = moved_name(&name) else {
+            continue;
         };
         let to = dir.join(to);
-        std::fs::create_dir_all(to.parent().expect("a parent"))?;
-        std::fs::rename(e.path(), to)?;
-        moved = true;
+        let parent = to.parent().expect("a parent").to_path_buf();
+        std::fs::create_dir_all(&parent)?;
+        std::fs::rename(e.path(), &to)?;
+        moved.push(parent);
     }
-    if moved {
-        for d in [dir.join("v1/batches"), dir.join("v1"), dir.to_path_buf()] {
+    if !moved.is_empty() {
+        moved.sort();
+        moved.dedup();
+        for d in moved.iter().chain([&dir.join("v1"), &dir.to_path_buf()]) {
             std::fs::File::open(d)?.sync_all()?;
         }
     }
@@ -72,8 +80,9 @@ pub(super) fn open_dir(dir: &FsPath, private: bool) -> std::io::Result<Arc<dyn O
 
 fn read_secret(path: &FsPath) -> Result<zeroize::Zeroizing<String>, Error> {
     crate::datadir::check_private(path, 0o600)?;
-    let text =
-        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?);
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?,
+    );
     Ok(zeroize::Zeroizing::new(
         text.lines().next().unwrap_or("").trim().to_string(),
     ))
@@ -113,10 +122,8 @@ pub async fn open_store(cfg: &Resolved) -> Result<Objects, Error> {
                 b = b.with_secret_access_key(read_secret(&cfg.path(f))?.as_str());
             }
             // Errors name the bucket, never a credential.
-            let store: Arc<dyn ObjectStore> = Arc::new(
-                b.build()
-                    .map_err(|e| bad(format!("objects.s3: {e}")))?,
-            );
+            let store: Arc<dyn ObjectStore> =
+                Arc::new(b.build().map_err(|e| bad(format!("objects.s3: {e}")))?);
             let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
                 store
             } else {
@@ -143,5 +150,16 @@ mod tests {
         assert_eq!(std::fs::read(d.path().join("v1/config")).unwrap(), b"c");
         assert_eq!(std::fs::read(d.path().join("v1/batches/12")).unwrap(), b"b");
         assert!(!d.path().join("index.bin").exists());
+        std::fs::write(d.path().join("trace-index.bin"), b"t").unwrap();
+        std::fs::write(d.path().join(format!("trace-batch-{:020}.bin", 3)), b"tb").unwrap();
+        open_dir(d.path(), true).unwrap();
+        assert_eq!(
+            std::fs::read(d.path().join("v1/traces/index")).unwrap(),
+            b"t"
+        );
+        assert_eq!(
+            std::fs::read(d.path().join("v1/traces/batches/3")).unwrap(),
+            b"tb"
+        );
     }
 }

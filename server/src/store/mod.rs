@@ -20,12 +20,14 @@
 //! Two implementations: [`sled`] (embedded, one process, the default) and [`postgres`] (one
 //! database shared by several `en-server` replicas; [`Store::batch_lock`] picks the replica
 //! that closes windows). The published bytes themselves (batches, index) live in
-//! [`crate::objects`].
+//! [`crate::objects`]; verification codes in a [`CodeStore`] ([`codes`]).
 
+pub mod codes;
 pub mod open;
 pub mod postgres;
 pub mod sled;
 pub mod token;
+pub mod traces;
 
 use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::batch::BatchHash;
@@ -33,8 +35,11 @@ use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::UnixTime;
 
+pub use self::codes::CodeStore;
 pub use self::postgres::PgStore;
+pub use self::sled::codes::SledCodeStore;
 pub use self::sled::SledStore;
+pub use self::traces::{PendingTraces, TraceHead, TraceStore};
 
 /// The head of the published hash chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,9 +123,10 @@ pub(crate) fn window_end_after(release: u64, period: u64) -> u64 {
     (release / period + 1) * period
 }
 
-/// A store of accepted uploads and of the chain head (see the module docs for its contract).
+/// A store of accepted uploads and of the chain head (see the module docs for its contract),
+/// and of venue traces ([`TraceStore`], their own file).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: TraceStore + Send + Sync + 'static {
     /// Stores `uploads` atomically and durably: all of them, or none on a refusal. Each is
     /// checked in order for a replayed token, keys stored before (or twice here), and its
     /// authority's quota of `quota` uploads per UTC day. Keys released before the

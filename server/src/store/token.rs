@@ -8,6 +8,7 @@
 //! [`TokenHasher::check_value`] lets a shared store refuse a replica whose secret differs.
 
 use en_protocol::accept::AcceptedUpload;
+use en_protocol::venue::AcceptedTrace;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -62,6 +63,14 @@ impl TokenHasher {
         keys.sort_unstable();
         let flat: Vec<u8> = keys.concat();
         (token, self.mac(b"en/v1/replay-keys", &[&flat]))
+    }
+
+    /// The keyed hash of a venue trace report's token (domain-separated from a case
+    /// report's by the token itself), and the keyed digest of what it traced.
+    pub fn trace_replay_of(&self, t: &AcceptedTrace) -> (TokenHash, [u8; 32]) {
+        let token = self.mac(b"en/v1/replay-token", &[&t.token().to_bytes()]);
+        let entries: Vec<u8> = t.entries().iter().flat_map(|e| e.encode()).collect();
+        (token, self.mac(b"en/v1/replay-trace", &[&entries]))
     }
 
     /// A value that identifies the secret without revealing it (a shared store records it

@@ -37,14 +37,22 @@ enum Command {
         #[command(subcommand)]
         action: cmd::phone::Action,
     },
-    /// Download the index and every batch, verify each signature and the hash chain, and
-    /// write the batches to DIR (continuing from batches already there).
+    /// Venue owner tools: create a venue (QR code, poster, tracing secret), trace requests.
+    Venue {
+        #[command(subcommand)]
+        action: cmd::venue::Action,
+    },
+    /// Download the index and every batch of both chains (keys, venue traces), verify each
+    /// signature and the hash chains, and write the batches to DIR (continuing from batches
+    /// already there).
     Fetch(cmd::fetch::Args),
-    /// Simulate a population of phones, people and an epidemic against a real server, and
-    /// write report.json, daily.csv and plots (epidemic.svg, notifications.svg) to --out.
+    /// Simulate a population of phones, people and an epidemic against a real server, each
+    /// run paired with its counterfactual (the app off). One run writes report.json,
+    /// daily.csv and plots to --out; a scenario (--config) or --seeds N writes summary.json,
+    /// summary.md and plots with 95 % bands.
     Run(cmd::run::RunArgs),
-    /// Run the simulation at several adoption levels and plot precision and recall against
-    /// adoption (sweep.json, precision_recall.svg, one directory per level).
+    /// Run a scenario at several adoption levels and plot infections averted, precision and
+    /// recall against adoption, with 95 % bands over --seeds.
     Sweep(cmd::run::SweepArgs),
     /// Measure the hot paths, each beside a reference measured in the same run: matching vs
     /// raw AES, batch building, HTTPS ingest vs ed25519 verification, downloads, wire size,
@@ -71,6 +79,7 @@ fn main() -> ExitCode {
         Command::Rpis(a) => cmd::rpis::run(a),
         Command::Authority { action } => action.run(),
         Command::Phone { action } => action.run(),
+        Command::Venue { action } => action.run(),
         Command::Fetch(a) => a.run(),
         Command::Run(a) => a.run(),
         Command::Sweep(a) => a.run(),

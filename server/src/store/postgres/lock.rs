@@ -99,7 +99,9 @@ impl BatchLock {
             }
             Err(_) => {
                 *g = None;
-                Err(StoreError::Io("the batch lock's session does not answer".into()))
+                Err(StoreError::Io(
+                    "the batch lock's session does not answer".into(),
+                ))
             }
         }
     }

@@ -66,7 +66,11 @@ pub async fn apply(db: &Database, migrations: &[Migration]) -> Result<(), StoreE
             ))
         })?;
         tx.commit().await.map_err(db_err)?;
-        tracing::info!(feature = m.feature, version = m.version, "database migrated");
+        tracing::info!(
+            feature = m.feature,
+            version = m.version,
+            "database migrated"
+        );
     }
     for feature in migrations.iter().map(|m| m.feature) {
         let known = migrations

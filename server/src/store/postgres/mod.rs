@@ -10,9 +10,8 @@
 //!
 //! The schema is plain SQL (tables, primary keys, indexes), applied at start as versioned
 //! migrations per feature ([`migrate`]). Other features' stores (venue traces, verification
-//! codes) get their PostgreSQL implementation the same way: they take a clone of the same
-//! [`Database`] (one pool per process) and call [`Database::migrate`] with their own list,
-//! e.g. `Migration { feature: "traces", version: 1, sql: include_str!(…) }`.
+//! codes) get their PostgreSQL implementation the same way: venue traces ([`traces`]) have
+//! their own migrations in [`MIGRATIONS`]; verification codes are not in PostgreSQL yet.
 //!
 //! Privacy is as in the sled store: a key row holds the key, its metadata and its window;
 //! tokens are kept apart as keyed hashes under `replay.key` (which is not in the database;
@@ -23,6 +22,7 @@ pub mod lock;
 pub mod migrate;
 pub mod pool;
 pub mod publish;
+pub mod traces;
 pub mod uploads;
 
 use en_protocol::accept::AcceptedUpload;
@@ -31,17 +31,25 @@ use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::UnixTime;
 
 pub use self::migrate::Migration;
-pub use self::pool::{Connect, Database};
 use self::pool::db_err;
+pub use self::pool::{Connect, Database};
 use super::token::TokenHasher;
 use super::{ChainHead, Inserted, Store, StoreError};
 
-/// The migrations of the upload store (feature `uploads`).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    feature: "uploads",
-    version: 1,
-    sql: include_str!("schema/uploads-0001.sql"),
-}];
+/// The migrations of the upload store (feature `uploads`) and of the venue trace store
+/// (feature `traces`, [`traces`]).
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        feature: "uploads",
+        version: 1,
+        sql: include_str!("schema/uploads-0001.sql"),
+    },
+    Migration {
+        feature: "traces",
+        version: 1,
+        sql: include_str!("schema/traces-0001.sql"),
+    },
+];
 
 /// The PostgreSQL-backed store of uploads and of the chain head.
 pub struct PgStore {

@@ -132,7 +132,11 @@ impl Database {
         if let Some(p) = &c.password {
             config.password(p.as_bytes());
         }
-        let options = [config.get_options().unwrap_or(""), "-c synchronous_commit=on"].join(" ");
+        let options = [
+            config.get_options().unwrap_or(""),
+            "-c synchronous_commit=on",
+        ]
+        .join(" ");
         config.options(options.trim());
         if config.get_application_name().is_none() {
             config.application_name("en-server");

@@ -29,16 +29,15 @@ fn hash_of(b: &[u8]) -> Result<[u8; 32], StoreError> {
 const PUBLISHED: &str = "(SELECT published FROM chain WHERE id = 1)";
 
 pub(super) async fn head(s: &PgStore) -> Result<Option<ChainHead>, StoreError> {
-    let r = s
-        .db
-        .client()
-        .await?
-        .query_one(
-            "SELECT sequence, hash, window_end, published FROM chain WHERE id = 1",
-            &[],
-        )
-        .await
-        .map_err(db_err)?;
+    let r =
+        s.db.client()
+            .await?
+            .query_one(
+                "SELECT sequence, hash, window_end, published FROM chain WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(db_err)?;
     let sequence = u(r.get(0));
     if sequence == 0 {
         return Ok(None);
@@ -68,18 +67,17 @@ pub(super) async fn released_before(
     s: &PgStore,
     cut: UnixTime,
 ) -> Result<Vec<DiagnosisKey>, StoreError> {
-    let rows = s
-        .db
-        .client()
-        .await?
-        .query(
-            &format!(
-                "SELECT tek, meta FROM diagnosis_keys WHERE slot > {PUBLISHED} AND slot <= $1"
-            ),
-            &[&i(cut.0)],
-        )
-        .await
-        .map_err(db_err)?;
+    let rows =
+        s.db.client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT tek, meta FROM diagnosis_keys WHERE slot > {PUBLISHED} AND slot <= $1"
+                ),
+                &[&i(cut.0)],
+            )
+            .await
+            .map_err(db_err)?;
     rows.iter()
         .map(|r| {
             let tek: &[u8] = r.get(0);
@@ -202,17 +200,16 @@ pub(super) async fn prune(
 }
 
 pub(super) async fn pending_count(s: &PgStore) -> Result<usize, StoreError> {
-    let n: i64 = s
-        .db
-        .client()
-        .await?
-        .query_one(
-            &format!("SELECT count(*) FROM diagnosis_keys WHERE slot > {PUBLISHED}"),
-            &[],
-        )
-        .await
-        .map_err(db_err)?
-        .get(0);
+    let n: i64 =
+        s.db.client()
+            .await?
+            .query_one(
+                &format!("SELECT count(*) FROM diagnosis_keys WHERE slot > {PUBLISHED}"),
+                &[],
+            )
+            .await
+            .map_err(db_err)?
+            .get(0);
     Ok(u(n) as usize)
 }
 
@@ -228,6 +225,12 @@ pub(super) async fn fingerprint(s: &PgStore) -> Result<[u8; 32], StoreError> {
         ("authority_quota", "day, authority, uploads"),
         ("batches", "sequence, window_start, window_end, hash, size"),
         ("chain", "sequence, hash, window_end, published"),
+        ("trace_records", "record, entries"),
+        (
+            "trace_batches",
+            "sequence, window_start, window_end, hash, size",
+        ),
+        ("trace_chain", "sequence, hash, window_end, published_upto"),
     ] {
         h.update(table);
         // Each row as text (one rendering whatever the types), in that text's order.

@@ -93,7 +93,10 @@ async fn write(
     replays: &[(TokenHash, [u8; 32])],
 ) -> Result<Outcome, tokio_postgres::Error> {
     let cut: i64 = tx
-        .query_one("SELECT cut FROM publication_cut WHERE id = 1 FOR SHARE", &[])
+        .query_one(
+            "SELECT cut FROM publication_cut WHERE id = 1 FOR SHARE",
+            &[],
+        )
         .await?
         .get(0);
     let mut token_rows: Vec<(&[u8], &[u8], i64)> = uploads
@@ -236,9 +239,12 @@ pub(super) async fn chaff(s: &PgStore, keys: usize) -> Result<(), StoreError> {
     let slot = i32::from(filler[0] % 64);
     let mut client = s.db.client().await?;
     let tx = client.transaction().await.map_err(db_err)?;
-    tx.query_one("SELECT cut FROM publication_cut WHERE id = 1 FOR SHARE", &[])
-        .await
-        .map_err(db_err)?;
+    tx.query_one(
+        "SELECT cut FROM publication_cut WHERE id = 1 FOR SHARE",
+        &[],
+    )
+    .await
+    .map_err(db_err)?;
     tx.execute(
         "INSERT INTO chaff (slot, filler) VALUES ($1, $2)
          ON CONFLICT (slot) DO UPDATE SET filler = EXCLUDED.filler",
@@ -246,5 +252,7 @@ pub(super) async fn chaff(s: &PgStore, keys: usize) -> Result<(), StoreError> {
     )
     .await
     .map_err(db_err)?;
-    tx.commit().await.map_err(|e| StoreError::Uncertain(describe(&e)))
+    tx.commit()
+        .await
+        .map_err(|e| StoreError::Uncertain(describe(&e)))
 }

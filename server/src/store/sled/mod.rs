@@ -11,22 +11,27 @@
 //! | `meta` | `head` | chain head (sequence, hash, window end, cut) |
 //! | `meta` | `cut` | the publication cut u64 (see [`Store::advance_cut`]) |
 //! | `chaff` | `r`, `p`, `q` | what the last fake upload wrote (overwritten each time) |
+//! | `traces`, `trace_batch_meta`, `meta`/`trace_head` | | venue traces and their chain ([`traces`]) |
 //!
-//! An upload is one sled transaction over `uploads`, `replay` and `quota`, then a group
-//! commit ([`commit`]) that fsyncs; after a crash it is wholly there or not at all. The checks
+//! An upload is one sled transaction over `uploads`, `replay` and `quota` ([`write`]), then a
+//! group commit ([`commit`]) that fsyncs; after a crash it is wholly there or not at all. The checks
 //! of the upload path (replays, keys stored before, quotas) and the batcher's pending keys are
-//! in-memory indexes ([`ledger`]) rebuilt from the trees when the store opens.
+//! in-memory indexes ([`ledger`]) rebuilt from the trees when the store opens ([`open`]).
 //!
 //! Privacy: a record holds keys only; the token that could tie them to a patient is kept
 //! apart, as HMAC-SHA256 under a server secret (`replay.key` in the data directory, not in
 //! the database), and deleted when the token expires (at most the certificate lifetime plus
 //! the clock skew, or the report age for case reports).
 
+mod code_records;
+pub mod codes;
 pub mod commit;
 mod ledger;
+mod open;
 pub mod record;
+mod traces;
+mod write;
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use en_protocol::accept::AcceptedUpload;
@@ -36,16 +41,12 @@ use en_protocol::UnixTime;
 use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
+use zeroize::Zeroizing;
 
 use self::commit::Committer;
-use self::ledger::{HashMap, HashSet, Ledger, Replay, TokenHash};
+use self::ledger::{Ledger, TokenHash};
 use self::record::Record;
-use super::token::TokenHasher;
 use super::{ChainHead, Inserted, Store, StoreError};
-
-const OLD_LAYOUT: &str = "this database uses the store layout of an earlier en-server (batches \
-    and upload tokens inside the database); publish its pending keys with that version, then \
-    start a new data directory";
 
 /// The sled-backed store.
 #[derive(Clone)]
@@ -58,11 +59,13 @@ pub struct SledStore {
     batch_meta: Tree,
     meta: Tree,
     chaff: Tree,
+    traces: Tree,
+    trace_batch_meta: Tree,
     ledger: Arc<Mutex<Ledger>>,
     /// The publication cut (see [`Store::advance_cut`]); uploads hold the read side while
     /// they insert, the batcher takes the write side to move it.
     cut: Arc<RwLock<u64>>,
-    hasher: TokenHasher,
+    secret: Arc<Zeroizing<[u8; 32]>>,
     committer: Committer,
 }
 
@@ -97,107 +100,8 @@ fn abort<T>(e: TransactionError<T>) -> StoreError {
 }
 
 impl SledStore {
-    /// Opens (creating if needed) the store at `path`; `period` is the batch period (it decides
-    /// the publication window of a pending key); `secret` keys the token hashes. Must run
-    /// inside a tokio runtime (the group committer is a task). Rebuilds the in-memory indexes.
-    pub fn open(path: &Path, period: u64, secret: [u8; 32]) -> Result<Self, StoreError> {
-        // No periodic background flush: every write is followed by an explicit commit
-        // (`commit`), which is what makes it durable.
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()?;
-        Self::from_db(db, Some(path.to_path_buf()), period, secret)
-    }
-
-    /// A store in a temporary directory that is deleted on drop (tests, fuzzing), with a
-    /// random token secret.
-    pub fn temporary(period: u64) -> Result<Self, StoreError> {
-        let mut secret = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
-        Self::from_db(
-            sled::Config::new().temporary(true).open()?,
-            None,
-            period,
-            secret,
-        )
-    }
-
-    fn from_db(
-        db: sled::Db,
-        dir: Option<std::path::PathBuf>,
-        period: u64,
-        secret: [u8; 32],
-    ) -> Result<Self, StoreError> {
-        // Refuse rather than silently misread data written in an earlier layout.
-        let names = db.tree_names();
-        if names.iter().any(|n| {
-            n.as_ref() == b"teks" || n.starts_with(b"pending/") || n.as_ref() == b"batches"
-        }) {
-            return Err(StoreError::OldLayout(OLD_LAYOUT));
-        }
-        let s = SledStore {
-            period: period.max(1),
-            uploads: db.open_tree("uploads")?,
-            replay: db.open_tree("replay")?,
-            quota: db.open_tree("quota")?,
-            batch_meta: db.open_tree("batch_meta")?,
-            meta: db.open_tree("meta")?,
-            chaff: db.open_tree("chaff")?,
-            committer: Committer::start(db.clone(), dir),
-            db,
-            ledger: Arc::default(),
-            cut: Arc::default(),
-            hasher: TokenHasher::new(secret),
-        };
-        let published = s.head_sync()?.map_or(0, |h| h.cut.0);
-        let mut l = Ledger {
-            published,
-            ..Ledger::default()
-        };
-        for kv in s.uploads.iter() {
-            let (k, v) = kv?;
-            let seq = u64_of(&k);
-            if Record::version_of(&v) == Some(1) {
-                return Err(StoreError::OldLayout(OLD_LAYOUT));
-            }
-            let r = Record::decode(&v)
-                .ok_or_else(|| StoreError::Corrupt(format!("upload record {seq}")))?;
-            l.add_record(seq, &r);
-        }
-        for kv in s.replay.iter() {
-            let (k, v) = kv?;
-            let h: TokenHash = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("replay record key".into()))?;
-            let r =
-                Replay::decode(&v).ok_or_else(|| StoreError::Corrupt("replay record".into()))?;
-            l.add_replay(h, r);
-        }
-        for kv in s.quota.iter() {
-            let (k, v) = kv?;
-            if k.len() < 8 {
-                return Err(StoreError::Corrupt("quota record".into()));
-            }
-            let authority = String::from_utf8_lossy(&k[8..]).into_owned();
-            l.quota.insert((u64_of(&k[..8]), authority), u64_of(&v));
-        }
-        let cut = s.meta.get("cut")?.map_or(0, |v| u64_of(&v));
-        *s.cut.write().expect("cut lock") = published.max(cut);
-        *s.ledger() = l;
-        Ok(s)
-    }
-
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
         self.ledger.lock().expect("store ledger lock")
-    }
-
-    /// End of the publication window of a key released at `release`: the first window end
-    /// strictly after it.
-    fn slot_end(&self, release: u64) -> u64 {
-        super::window_end_after(release, self.period)
     }
 
     fn record(&self, seq: u64) -> Result<Option<Record>, StoreError> {
@@ -225,95 +129,6 @@ impl SledStore {
             .durable()
             .await
             .map_err(StoreError::Uncertain)
-    }
-
-    /// Checks and writes `uploads` (not yet durable). `Ok(false)`: a retry of uploads stored
-    /// before, nothing written.
-    fn write(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<bool, StoreError> {
-        let replays: Vec<(TokenHash, [u8; 32])> =
-            uploads.iter().map(|u| self.hasher.replay_of(u)).collect();
-        let cut = self.cut.read().expect("cut lock");
-        let mut l = self.ledger();
-        // A retry: every token was stored before with exactly these keys.
-        if replays
-            .iter()
-            .all(|(h, d)| l.replay.get(h).is_some_and(|r| &r.digest == d))
-        {
-            return Ok(false);
-        }
-        let mut tokens = HashSet::default();
-        let mut teks = HashSet::default();
-        let mut used: HashMap<(u64, &str), u64> = HashMap::default();
-        for (i, (u, (h, _))) in uploads.iter().zip(&replays).enumerate() {
-            if l.replay.contains_key(h) || !tokens.insert(*h) {
-                return Err(StoreError::Replayed(i));
-            }
-            for k in u.keys() {
-                let b = k.key.key.as_bytes();
-                if l.teks.contains(b) || !teks.insert(*b) {
-                    return Err(StoreError::KeyExists(i));
-                }
-            }
-            let day = u.accepted_at().day();
-            let authority = u.authority().as_str();
-            let q = used.entry((day, authority)).or_insert_with(|| {
-                l.quota
-                    .get(&(day, authority.to_string()))
-                    .copied()
-                    .unwrap_or(0)
-            });
-            if *q >= quota {
-                return Err(StoreError::QuotaExceeded(i));
-            }
-            *q += 1;
-        }
-        let record = Record {
-            key_expiry: uploads
-                .iter()
-                .map(|u| u.keys_expire_at().0)
-                .max()
-                .unwrap_or(0),
-            keys: uploads
-                .iter()
-                .flat_map(|u| u.keys())
-                .map(|k| (k.key.clone(), self.slot_end(k.release_at.0.max(*cut))))
-                .collect(),
-        };
-        let seq = l.next;
-        let replay_rows: Vec<(TokenHash, Replay)> = uploads
-            .iter()
-            .zip(&replays)
-            .map(|(u, (h, d))| {
-                (
-                    *h,
-                    Replay {
-                        expiry: u.token_expires_at().0,
-                        digest: *d,
-                    },
-                )
-            })
-            .collect();
-        let encoded = record.encode();
-        (&self.uploads, &self.replay, &self.quota)
-            .transaction(|(up, rp, qt)| {
-                up.insert(&be(seq), encoded.as_slice())?;
-                for (h, r) in &replay_rows {
-                    rp.insert(h.as_slice(), r.encode().as_slice())?;
-                }
-                for ((day, authority), n) in &used {
-                    qt.insert(quota_key(*day, authority), &be(*n))?;
-                }
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(abort)?;
-        l.add_record(seq, &record);
-        for (h, r) in replay_rows {
-            l.add_replay(h, r);
-        }
-        for ((day, authority), n) in used {
-            l.quota.insert((day, authority.to_string()), n);
-        }
-        Ok(true)
     }
 
     /// Keys pending, by release window (for the batcher's metrics).
@@ -504,6 +319,8 @@ impl Store for SledStore {
             &self.quota,
             &self.batch_meta,
             &self.meta,
+            &self.traces,
+            &self.trace_batch_meta,
         ] {
             h.update(t.name());
             for kv in t.iter() {
@@ -533,6 +350,11 @@ impl SledStore {
         self.flush().await?;
         self.committer.stop().await;
         Ok(())
+    }
+
+    /// The verification-code store on the same database, sharing the group commit.
+    pub fn code_store(&self) -> Result<codes::SledCodeStore, super::codes::CodeStoreError> {
+        codes::SledCodeStore::open(&self.db, self.committer.clone())
     }
 
     /// The underlying database (tests that inspect trees).

@@ -6,11 +6,13 @@
 
 mod batch;
 mod chaff;
+mod codes;
 mod download;
 mod fixtures;
 mod ingest;
 mod matching;
 mod simulator;
+mod venues;
 
 use std::time::{Duration, Instant};
 
@@ -19,15 +21,18 @@ use serde::Serialize;
 
 pub use batch::{batch_building, wire_size, BatchResult, WireResult};
 pub use chaff::{chaff, ChaffResult};
+pub use codes::{codes, CodesResult};
 pub use download::{download, DownloadResult};
 pub use ingest::{ingest, IngestResult};
 pub use matching::{matching, MatchingResult};
 pub use simulator::{simulator, SimResult};
+pub use venues::{venues, VenueResult};
 
 /// Arguments of `en-sim bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Only these (comma-separated): matching, batch, ingest, download, wire, chaff, simulator.
+    /// Only these (comma-separated): matching, batch, ingest, download, wire, chaff, codes,
+    /// simulator, venues.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds per timed measurement.
@@ -42,9 +47,16 @@ pub struct Args {
     /// Adoption in the simulator measurement.
     #[arg(long, default_value_t = 0.6)]
     sim_adoption: f64,
+    /// Concurrent HTTPS clients of the verification-code measurement (answers to phones leave
+    /// on the release schedule, so one client makes at most one request per release period).
+    #[arg(long, default_value_t = 64)]
+    code_clients: usize,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Also write the venue matching figure (SVG) here.
+    #[arg(long)]
+    venue_figure: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -78,11 +90,22 @@ impl Args {
             step("fake against real uploads");
             r.chaff = Some(chaff(500)?);
         }
+        if want("codes") {
+            step("verification codes");
+            r.codes = Some(codes(self.seconds, self.code_clients)?);
+        }
         if want("simulator") {
             step("simulator");
             r.simulator = Some(simulator(self.sim_phones, 21, self.sim_adoption)?);
         }
+        if want("venues") {
+            step("venue matching");
+            r.venues = Some(venues(d)?);
+        }
         print!("{}", r.table());
+        if let (Some(path), Some(v)) = (&self.venue_figure, &r.venues) {
+            std::fs::write(path, v.svg())?;
+        }
         if let Some(j) = self.json {
             std::fs::write(&j, serde_json::to_string_pretty(&r)? + "\n")?;
         }
@@ -143,8 +166,12 @@ pub struct BenchReport {
     pub wire: Option<WireResult>,
     /// Fake against real uploads.
     pub chaff: Option<ChaffResult>,
+    /// Verification codes.
+    pub codes: Option<CodesResult>,
     /// Simulator.
     pub simulator: Option<SimResult>,
+    /// Venue matching.
+    pub venues: Option<VenueResult>,
 }
 
 impl BenchReport {
@@ -270,6 +297,38 @@ impl BenchReport {
                 ),
             ]);
         }
+        if let Some(c) = &self.codes {
+            rows.push([
+                "codes issued (durable), 1 / 100 per call, 8 callers".into(),
+                format!(
+                    "{:.0} / {:.0} codes/s",
+                    c.issued_one_per_call, c.issued_bulk_per_second
+                ),
+                String::new(),
+                String::new(),
+            ]);
+            rows.push([
+                format!("codes redeemed, POST /v1/verify, {} clients", c.clients),
+                format!(
+                    "{:.0}/s (p50 {:.1} ms, p99 {:.1} ms)",
+                    c.redeemed_per_second, c.redeem_ms.0, c.redeem_ms.1
+                ),
+                format!("answers released every {} ms", c.release_period_ms),
+                String::new(),
+            ]);
+            rows.push([
+                format!("certificates, POST /v1/certificate, {} clients", c.clients),
+                format!(
+                    "{:.0}/s (p50 {:.1} ms, p99 {:.1} ms)",
+                    c.certificates_per_second, c.certificate_ms.0, c.certificate_ms.1
+                ),
+                format!(
+                    "certificate signing {:.0}/s per core, {:.0}/s all cores",
+                    c.signing_one_core, c.signing_bound
+                ),
+                String::new(),
+            ]);
+        }
         if let Some(s) = &self.simulator {
             let full = 100_000.0 * 21.0 / s.phone_days_per_second;
             rows.push([
@@ -284,6 +343,39 @@ impl BenchReport {
                 format!("100,000 × 21 days at this rate: {:.0} s", full),
                 format!("≤ 600 s: {}", ok(full <= 600.0)),
             ]);
+        }
+        if let Some(v) = &self.venues {
+            for p in &v.points {
+                rows.push([
+                    format!(
+                        "venue matching, {} records vs {} traces ({:.2} MB), 1 core",
+                        p.records,
+                        p.traces,
+                        p.batch_bytes as f64 / 1e6
+                    ),
+                    format!(
+                        "{:.3} s (decode+verify {:.3} s, match {:.3} s; slowest {:.3} s; on-CPU {})",
+                        p.total_seconds,
+                        p.decode_verify_seconds,
+                        p.match_seconds,
+                        p.total_max_seconds,
+                        p.total_cpu_seconds
+                            .map_or("n/a".into(), |c| format!("{c:.3} s"))
+                    ),
+                    format!(
+                        "{} pairings × {:.2} ms = {:.3} s (on-CPU {}); {} notifications",
+                        p.pairings,
+                        v.pairing_ms,
+                        p.pairings as f64 * v.pairing_ms / 1e3,
+                        v.pairing_cpu_ms.map_or("n/a".into(), |c| format!("{c:.2} ms")),
+                        p.notifications
+                    ),
+                    match p.target_seconds {
+                        Some(t) => format!("< {t} s: {}", ok(p.total_seconds < t)),
+                        None => String::new(),
+                    },
+                ]);
+            }
         }
         let widths: Vec<usize> = (0..4)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use en_protocol::UnixTime;
 use serde::Serialize;
 
 use super::runtime;
@@ -27,12 +26,7 @@ pub fn simulator(phones: usize, days: u32, adoption: f64) -> anyhow::Result<SimR
     let rt = runtime()?;
     rt.block_on(async {
         let cfg = en_sim::sim::SimConfig::new(1, phones, days, adoption);
-        let server = en_sim::sim::server::SimServer::in_process(
-            UnixTime(en_sim::sim::EPOCH),
-            en_protocol::keys::SigningKey::from_seed(&[3; 32]),
-            1,
-        )
-        .await?;
+        let server = en_sim::sim::server::SimServer::for_config(&cfg).await?;
         let t = Instant::now();
         let (_, server) = en_sim::sim::run(cfg, server, &|_, _| {}).await?;
         let seconds = t.elapsed().as_secs_f64();

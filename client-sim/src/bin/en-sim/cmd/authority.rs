@@ -1,4 +1,5 @@
-//! `en-sim authority …`: a health authority's key, case reports and certificates.
+//! `en-sim authority …`: a health authority's key, case reports and certificates, and its
+//! venue sealing key and traces (one module per venue command).
 
 use std::path::PathBuf;
 
@@ -107,6 +108,18 @@ pub enum Action {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Generate the authority's venue sealing key (X25519): writes the secret key file (mode
+    /// 0600) and OUT.pub, and prints the public key venue owners seal to
+    /// (`en-sim venue create --authority-key`).
+    SealingKeygen(super::sealing_keygen::Args),
+    /// Trace a venue with its owner's cooperation: open the owner's trace request with the
+    /// sealing key (every key pairing-checked), add the message visitors will read, sign and
+    /// upload (POST /v1/traces).
+    ///
+    /// The owner computes the request from the venue's tracing secret and hands it over
+    /// (`en-sim venue trace-request`, then --request); --tracing-secret with --from and --to
+    /// computes it here instead, standing for that hand-over.
+    Trace(super::trace::Args),
 }
 
 impl Action {
@@ -114,6 +127,8 @@ impl Action {
     pub fn run(self) -> anyhow::Result<()> {
         let b64 = base64::engine::general_purpose::STANDARD;
         match self {
+            Action::SealingKeygen(a) => a.run()?,
+            Action::Trace(a) => a.run()?,
             Action::Keygen { out } => {
                 let key = SigningKey::generate(&mut rand::rngs::OsRng);
                 keyfile::write_signing_key(&out, &key)?;

@@ -1,11 +1,18 @@
 //! One module per command.
 
 pub mod authority;
+pub mod checkin;
+pub mod checkout;
 pub mod fetch;
 pub mod inspect;
 pub mod phone;
 pub mod rpis;
 pub mod run;
+pub mod sealing_keygen;
+pub mod trace;
+pub mod venue;
+pub mod venue_notifications;
+pub mod venues;
 
 use std::path::Path;
 

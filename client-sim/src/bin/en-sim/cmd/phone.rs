@@ -1,4 +1,5 @@
-//! `en-sim phone …`: a phone's keys, tekmac and uploads.
+//! `en-sim phone …`: a phone's keys, tekmac and uploads, and its venue check-ins (one module
+//! per venue command).
 
 use std::path::PathBuf;
 
@@ -6,7 +7,7 @@ use base64::Engine;
 use clap::Subcommand;
 use en_api::keyfile;
 use en_client::transport::Client;
-use en_client::{now, phone};
+use en_client::{now, phone, verify};
 
 /// The phone subcommands.
 #[derive(Subcommand)]
@@ -29,7 +30,9 @@ pub enum Action {
         #[arg(long)]
         hmac_key_out: PathBuf,
     },
-    /// Upload KEYS.json with the authority's certificate and the HMAC key.
+    /// Upload KEYS.json: with a verification code (`--code`: the phone redeems it, gets a
+    /// certificate for its tekmac and uploads), or with the authority's certificate and the
+    /// HMAC key from `en-sim phone tekmac`.
     Upload {
         /// Server URL.
         #[arg(long)]
@@ -37,25 +40,47 @@ pub enum Action {
         /// The keys.
         #[arg(long)]
         keys: PathBuf,
+        /// A verification code as staff gave it: the short code, the long code, or its link.
+        #[arg(long, conflicts_with_all = ["hmac_key", "certificate"], required_unless_present = "certificate")]
+        code: Option<String>,
+        /// The health authority that issued a bare code (a link names its own).
+        #[arg(long, requires = "code")]
+        authority: Option<String>,
         /// The HMAC key file from `en-sim phone tekmac`.
-        #[arg(long)]
-        hmac_key: PathBuf,
+        #[arg(long, requires = "certificate")]
+        hmac_key: Option<PathBuf>,
         /// The certificate file from `en-sim authority certify`.
-        #[arg(long)]
-        certificate: PathBuf,
+        #[arg(long, requires = "hmac_key")]
+        certificate: Option<PathBuf>,
         /// Extra CA certificate (PEM) to trust.
         #[arg(long)]
         ca: Option<PathBuf>,
     },
-    /// Send a fake (chaff) upload: answered like a real one, stores nothing.
+    /// Send fake (chaff) requests, shaped like a real upload with a code: a fake
+    /// `POST /v1/verify` (with `--authority`), a fake `POST /v1/certificate` and a fake upload.
+    /// Each is answered like a real one and stores nothing.
     Chaff {
         /// Server URL.
         #[arg(long)]
         server: String,
+        /// The phone's health authority (for the fake verify request).
+        #[arg(long)]
+        authority: Option<String>,
         /// Extra CA certificate (PEM) to trust.
         #[arg(long)]
         ca: Option<PathBuf>,
     },
+    /// Scan a venue's entry code: check in (or out, if it is the open visit's code); the
+    /// visit closes by itself after --duration (2 hours by default).
+    Checkin(super::checkin::Args),
+    /// Check out of the open visit: its hourly records are encrypted and stored.
+    Checkout(super::checkout::Args),
+    /// Show what the phone knows of its check-ins: the open visit, and the number of hourly
+    /// records per day (never the venues of closed visits: the records name none).
+    Venues(super::venues::Args),
+    /// Match the stored check-ins against the venue trace batches `en-sim fetch` downloaded,
+    /// and print each notification with its message and overlap.
+    VenueNotifications(super::venue_notifications::Args),
 }
 
 impl Action {
@@ -63,6 +88,10 @@ impl Action {
     pub fn run(self) -> anyhow::Result<()> {
         let b64 = base64::engine::general_purpose::STANDARD;
         match self {
+            Action::Checkin(a) => a.run()?,
+            Action::Checkout(a) => a.run()?,
+            Action::Venues(a) => a.run()?,
+            Action::VenueNotifications(a) => a.run()?,
             Action::Keys { days, out } => {
                 let keys = phone::phone_keys(days, now(), &mut rand::rngs::OsRng);
                 keyfile::write_keys(&out, &keys)?;
@@ -81,21 +110,51 @@ impl Action {
             Action::Upload {
                 server,
                 keys,
+                code,
+                authority,
                 hmac_key,
                 certificate,
                 ca,
             } => {
                 let keys = keyfile::read_keys(&keys)?;
-                let hk = super::read_text(&hmac_key)?;
-                let cert = super::read_text(&certificate)?;
                 let client = Client::new(&server, ca.as_deref())?;
-                let n = super::runtime()?.block_on(phone::upload(&client, &keys, &cert, &hk))?;
+                let rt = super::runtime()?;
+                let n = match (code, hmac_key, certificate) {
+                    (Some(code), _, _) => {
+                        let up = rt.block_on(verify::upload_with_code(
+                            &client,
+                            authority.as_deref(),
+                            &code,
+                            &keys,
+                            &mut rand::rngs::OsRng,
+                        ))?;
+                        println!("code verified ({})", up.verified.as_str());
+                        up.accepted_keys
+                    }
+                    (None, Some(hk), Some(cert)) => {
+                        let hk = super::read_text(&hk)?;
+                        let cert = super::read_text(&cert)?;
+                        rt.block_on(phone::upload(&client, &keys, &cert, &hk))?
+                    }
+                    _ => anyhow::bail!("give --code, or --certificate with --hmac-key"),
+                };
                 println!("accepted {n} keys");
             }
-            Action::Chaff { server, ca } => {
+            Action::Chaff {
+                server,
+                authority,
+                ca,
+            } => {
                 let client = Client::new(&server, ca.as_deref())?;
-                super::runtime()?.block_on(phone::chaff(&client, now(), &mut rand::rngs::OsRng))?;
-                println!("fake upload sent");
+                let mut rng = rand::rngs::OsRng;
+                super::runtime()?.block_on(async {
+                    if let Some(a) = &authority {
+                        verify::chaff_verify(&client, a, &mut rng).await?;
+                    }
+                    verify::chaff_certificate(&client, &mut rng).await?;
+                    phone::chaff(&client, now(), &mut rng).await
+                })?;
+                println!("fake requests sent");
             }
         }
         Ok(())

@@ -1,44 +1,72 @@
-//! `en-sim run` and `en-sim sweep`: argument handling, progress bar, outputs.
+//! `en-sim run` and `en-sim sweep`: a scenario (a `--config` file, command-line options on
+//! top) run over its variants and seeds in parallel, each paired with its counterfactual;
+//! outputs, progress and timings.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use en_protocol::keys::SigningKey;
-use en_sim::sim::report::{self, Series};
+use anyhow::Context;
+use en_sim::sim::experiment::{self, RunResult};
+use en_sim::sim::report::{self, Provenance};
+use en_sim::sim::scenario::Scenario;
 use en_sim::sim::server::{External, SimServer};
-use en_sim::sim::{run, Outcome, SimConfig, EPOCH};
-use rand::SeedableRng;
+use en_sim::sim::{figures, Phases, EPOCH};
+use toml::{Table, Value};
 
 /// Arguments of `en-sim run`.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Fraction of people using the app (Kiên Giang reported 0.126 in May 2021).
-    #[arg(long, default_value_t = 0.6)]
-    adoption: f64,
-    /// Output directory.
+    /// Fraction of people using the app (default 0.6; Kiên Giang reported 0.126 in May 2021).
     #[arg(long)]
-    out: PathBuf,
+    adoption: Option<f64>,
     #[command(flatten)]
-    sim: SimArgs,
+    common: Common,
 }
 
 impl RunArgs {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.adoption),
-            "--adoption must be between 0 and 1"
-        );
-        super::runtime()?.block_on(run_cmd(self.sim, self.adoption, &self.out))
+        let mut over = self.common.sim.overrides();
+        if let Some(a) = self.adoption {
+            over.insert("adoption".into(), Value::Float(a));
+        }
+        let scenario = self.common.scenario(&over)?;
+        self.common.execute(scenario)
     }
 }
 
 /// Arguments of `en-sim sweep`.
 #[derive(clap::Args)]
 pub struct SweepArgs {
-    /// Adoption levels, comma-separated.
+    /// Adoption levels, comma-separated (replace the scenario's variants).
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.6,1.0")]
     adoption: Vec<f64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl SweepArgs {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<()> {
+        let mut scenario = self.common.scenario(&self.common.sim.overrides())?;
+        scenario.sweep_adoption(&self.adoption)?;
+        self.common.execute(scenario)
+    }
+}
+
+/// What `run` and `sweep` share: the scenario, seeds, workers, output.
+#[derive(clap::Args)]
+struct Common {
+    /// A scenario file (TOML; see client-sim/scenarios/): the options below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Seeds per variant (seed, seed + 1, …), run in parallel; results are means with 95 %
+    /// intervals (default: the scenario's, or 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    seeds: Option<u32>,
+    /// Runs in parallel (default: the number of cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    jobs: Option<u32>,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
@@ -46,56 +74,66 @@ pub struct SweepArgs {
     sim: SimArgs,
 }
 
-impl SweepArgs {
-    /// Runs the command.
-    pub fn run(self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.adoption.iter().all(|a| (0.0..=1.0).contains(a)),
-            "--adoption values must be between 0 and 1"
-        );
-        super::runtime()?.block_on(sweep_cmd(self.sim, &self.adoption, &self.out))
-    }
-}
-
-/// Options shared by `run` and `sweep`.
+/// Options shared by `run` and `sweep`; each overrides the scenario (defaults in brackets
+/// are the simulator's when neither sets it).
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
-    /// Seed: the same seed gives a byte-identical report.json.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Number of people, each with a phone.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..=2_000_000))]
-    pub phones: u64,
-    /// Simulated days.
-    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(1..=120))]
-    pub days: u32,
-    /// RSSI noise per scan (standard deviation, dB); 0 for a noiseless channel.
-    #[arg(long, default_value_t = 4.0)]
-    pub noise_db: f64,
-    /// Scale of the per-model calibration offsets (0: all phones perfectly calibrated).
-    #[arg(long, default_value_t = 1.0)]
-    pub calibration: f64,
-    /// Ground truth: minutes of contact that make a close contact.
-    #[arg(long, default_value_t = 15)]
-    pub close_minutes: u32,
-    /// Ground truth: distance in metres within which contact counts.
-    #[arg(long, default_value_t = 2.0)]
-    pub close_metres: f64,
-    /// Fraction of uploads made by the health authority (the rest: certified phone uploads).
-    #[arg(long, default_value_t = 0.5)]
-    pub case_report_share: f64,
-    /// Transmission rate per minute at 1 m (controls the epidemic's growth).
-    #[arg(long, default_value_t = 0.003)]
-    pub beta: f64,
-    /// Notified people do not isolate (to compare with the default, where they do).
+    /// First seed [1]: the same seed gives a byte-identical report.json.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of people, each with a phone [10000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(10..=2_000_000))]
+    pub phones: Option<u64>,
+    /// Simulated days [21].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub days: Option<u32>,
+    /// RSSI noise per scan (standard deviation, dB) [4]; 0 for a noiseless channel.
+    #[arg(long)]
+    pub noise_db: Option<f64>,
+    /// Scale of the per-model calibration offsets [1] (0: all phones perfectly calibrated).
+    #[arg(long)]
+    pub calibration: Option<f64>,
+    /// Ground truth: minutes of contact that make a close contact [15].
+    #[arg(long)]
+    pub close_minutes: Option<u32>,
+    /// Ground truth: distance in metres within which contact counts [2].
+    #[arg(long)]
+    pub close_metres: Option<f64>,
+    /// Fraction of uploads made by the health authority [0.5] (the rest: phone uploads).
+    #[arg(long)]
+    pub case_report_share: Option<f64>,
+    /// Transmission rate per minute at 1 m [0.003] (controls the epidemic's growth).
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Notified people do not quarantine (to compare with the default, where they do).
     #[arg(long)]
     pub no_isolation: bool,
-    /// Threads for matching (default: all cores).
+    /// Probability that an app user sends a fake upload on a given day [0.1] (0 for none).
     #[arg(long)]
-    pub threads: Option<usize>,
-    /// Target a running server instead of starting one in process. It must run with
-    /// `--virtual-clock FILE` (the simulator drives its clock through FILE) and a daily batch
-    /// period, and have `--authority` registered with the key in `--authority-key`.
+    pub chaff_per_day: Option<f64>,
+    /// Seconds between the server's batches [7200]; must divide 86400.
+    #[arg(long)]
+    pub batch_period: Option<u32>,
+    /// Seconds between a phone's fetches [14400].
+    #[arg(long)]
+    pub fetch_interval: Option<u32>,
+    /// Venue check-in: probability that an app user checks in at a venue they visit
+    /// (gives every venue a QR code; each check-in hour costs an encryption and each
+    /// candidate record of a published trace a pairing, ~1 ms: keep populations modest).
+    #[arg(long)]
+    pub checkin_rate: Option<f64>,
+    /// Venue check-in: probability that a visitor forgets to check out [0.2].
+    #[arg(long)]
+    pub forget_checkout: Option<f64>,
+    /// Venue check-in: probability that an interviewed case recalls a venue visit [0.8].
+    #[arg(long)]
+    pub recall_venues: Option<f64>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Target a running server instead of starting one in process (one run only). It must
+    /// run with `--virtual-clock FILE` (the simulator drives its clock through FILE) and the
+    /// scenario's batch period, and have `--authority` registered with `--authority-key`.
     #[arg(long, requires_all = ["server_clock_file", "public_key", "authority_key"])]
     pub server: Option<String>,
     /// CA certificate (PEM) of the running server.
@@ -119,121 +157,99 @@ pub struct SimArgs {
     /// The region the running server publishes for.
     #[arg(long, default_value = en_sim::sim::server::REGION)]
     pub region: String,
-    /// Probability that an app user sends a fake upload on a given day (0 for none).
-    #[arg(long, default_value_t = en_sim::sim::DEFAULT_CHAFF_PER_DAY)]
-    pub chaff_per_day: f64,
-    /// Hide the progress bar.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 impl SimArgs {
-    /// Rejects values the model cannot use, with a one-line reason.
-    pub fn check(&self) -> anyhow::Result<()> {
-        let finite = [
-            self.noise_db,
-            self.calibration,
-            self.close_metres,
-            self.case_report_share,
-            self.beta,
-            self.chaff_per_day,
-        ]
-        .iter()
-        .all(|v| v.is_finite());
-        anyhow::ensure!(finite, "numeric options must be finite numbers");
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.case_report_share),
-            "--case-report-share must be between 0 and 1"
-        );
-        anyhow::ensure!(
-            self.noise_db >= 0.0 && self.noise_db <= 30.0,
-            "--noise-db must be between 0 and 30"
-        );
-        anyhow::ensure!(
-            self.calibration >= 0.0 && self.calibration <= 10.0,
-            "--calibration must be between 0 and 10"
-        );
-        anyhow::ensure!(
-            self.close_metres > 0.0 && self.close_metres <= 15.0,
-            "--close-metres must be above 0 and at most 15"
-        );
-        anyhow::ensure!(
-            self.close_minutes >= 1,
-            "--close-minutes must be at least 1"
-        );
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.beta),
-            "--beta must be between 0 and 1"
-        );
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.chaff_per_day),
-            "--chaff-per-day must be between 0 and 1"
-        );
-        anyhow::ensure!(
-            self.threads.is_none_or(|t| t >= 1),
-            "--threads must be at least 1"
-        );
-        Ok(())
-    }
-
-    fn config(&self, adoption: f64) -> SimConfig {
-        let mut c = SimConfig::new(self.seed, self.phones as usize, self.days, adoption);
-        c.noise_db = self.noise_db;
-        c.calibration_scale = self.calibration;
-        c.close_minutes = self.close_minutes;
-        c.close_metres = self.close_metres;
-        c.case_report_share = self.case_report_share;
-        c.epidemic.beta = self.beta;
-        c.epidemic.notified_isolate = !self.no_isolation;
-        c.chaff_per_day = self.chaff_per_day;
-        if let Some(t) = self.threads {
-            c.threads = t.max(1);
-        }
-        c
-    }
-
-    async fn server(&self) -> anyhow::Result<SimServer> {
-        let now = en_protocol::UnixTime(EPOCH);
-        let server = match &self.server {
-            Some(url) => {
-                let mut e = External::new(
-                    url.clone(),
-                    self.public_key.clone(),
-                    self.authority_key.clone().expect("required by clap"),
-                    self.server_clock_file.clone().expect("required by clap"),
-                );
-                e.ca = self.ca.clone();
-                e.authority = self.authority.clone();
-                e.audience = self.audience.clone();
-                e.region = self.region.clone();
-                SimServer::external(e, now)?
+    /// The options given, as scenario overrides.
+    fn overrides(&self) -> Table {
+        let mut t = Table::new();
+        let mut put = |path: &[&str], v: Value| {
+            let mut table = &mut t;
+            for p in &path[..path.len() - 1] {
+                table = table
+                    .entry(p.to_string())
+                    .or_insert_with(|| Value::Table(Table::new()))
+                    .as_table_mut()
+                    .expect("a table");
             }
-            None => {
-                let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(en_sim::sim::ble::mix(
-                    self.seed ^ 0xa11,
-                ));
-                SimServer::in_process(now, SigningKey::generate(&mut rng), self.seed).await?
-            }
+            table.insert(path[path.len() - 1].to_string(), v);
         };
-        Ok(server)
+        let int = |v: u64| Value::Integer(v as i64);
+        if let Some(v) = self.seed {
+            put(&["seed"], int(v));
+        }
+        if let Some(v) = self.phones {
+            put(&["phones"], int(v));
+        }
+        if let Some(v) = self.days {
+            put(&["days"], int(u64::from(v)));
+        }
+        for (name, v) in [
+            ("noise_db", self.noise_db),
+            ("calibration_scale", self.calibration),
+            ("close_metres", self.close_metres),
+            ("case_report_share", self.case_report_share),
+            ("chaff_per_day", self.chaff_per_day),
+        ] {
+            if let Some(v) = v {
+                put(&[name], Value::Float(v));
+            }
+        }
+        for (name, v) in [
+            ("checkin_rate", self.checkin_rate),
+            ("forget_checkout", self.forget_checkout),
+            ("recall_venues", self.recall_venues),
+        ] {
+            if let Some(v) = v {
+                put(&["venues", name], Value::Float(v));
+            }
+        }
+        if let Some(v) = self.close_minutes {
+            put(&["close_minutes"], int(u64::from(v)));
+        }
+        if let Some(v) = self.beta {
+            put(&["epidemic", "beta"], Value::Float(v));
+        }
+        if self.no_isolation {
+            put(&["epidemic", "notified_isolate"], Value::Boolean(false));
+        }
+        if let Some(v) = self.batch_period {
+            put(&["timing", "batch_period_seconds"], int(u64::from(v)));
+        }
+        if let Some(v) = self.fetch_interval {
+            put(&["timing", "fetch_interval_seconds"], int(u64::from(v)));
+        }
+        t
+    }
+
+    async fn external(&self, period: u32) -> anyhow::Result<SimServer> {
+        let url = self.server.clone().expect("checked by the caller");
+        let mut e = External::new(
+            url,
+            self.public_key.clone(),
+            self.authority_key.clone().expect("required by clap"),
+            self.server_clock_file.clone().expect("required by clap"),
+        );
+        e.ca = self.ca.clone();
+        e.authority = self.authority.clone();
+        e.audience = self.audience.clone();
+        e.region = self.region.clone();
+        e.batch_period_seconds = period;
+        Ok(SimServer::external(e, en_protocol::UnixTime(EPOCH))?)
     }
 }
 
-fn progress_bar(days: u32, quiet: bool, label: String) -> indicatif::ProgressBar {
+fn bar(len: u64, quiet: bool, template: &str, label: String) -> indicatif::ProgressBar {
     if quiet {
         return indicatif::ProgressBar::hidden();
     }
-    let pb = indicatif::ProgressBar::new(u64::from(days));
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{elapsed_precise}] {bar:40} day {pos}/{len} (eta {eta})",
-        )
-        .expect("valid template"),
-    );
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
     pb.set_message(label);
     pb
 }
 
+/// Peak RSS, process CPU and the load average, from /proc (Linux).
 fn proc_stats() -> serde_json::Value {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = |k: &str| {
@@ -254,125 +270,130 @@ fn proc_stats() -> serde_json::Value {
             .and_then(|v| v.parse::<f64>().ok())
             .map(|t| t / 100.0)
     };
-    serde_json::json!({"peak_rss_mib": kib("VmHWM:").map(|k| k / 1024), "process_cpu_user_s": ticks(11), "process_cpu_system_s": ticks(12)})
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    serde_json::json!({"peak_rss_mib": kib("VmHWM:").map(|k| k / 1024), "process_cpu_user_s": ticks(11),
+        "process_cpu_system_s": ticks(12), "loadavg_at_end": load.trim()})
 }
 
-async fn one(
-    args: &SimArgs,
-    adoption: f64,
-    label: String,
-) -> anyhow::Result<(Outcome, serde_json::Value)> {
-    let cfg = args.config(adoption);
-    let server = args.server().await?;
-    let pb = progress_bar(cfg.days, args.quiet, label);
-    let start = Instant::now();
-    let days = cfg.days;
-    let phones = cfg.phones;
-    let (out, server) = run(cfg, server, &|d, _| pb.set_position(u64::from(d))).await?;
-    pb.finish_and_clear();
-    let wall = start.elapsed().as_secs_f64();
-    let timing = serde_json::json!({
-        "wall_seconds": wall,
-        "phone_days_per_second": (phones as f64 * f64::from(days)) / wall,
-        "server_busy_seconds": server.server_busy_seconds(),
-        "process": proc_stats(),
-        "note": "server_busy_seconds sums the in-process server's request latencies; process CPU includes the simulator",
-    });
-    server.stop().await?;
-    Ok((out, timing))
-}
-
-/// `en-sim run`.
-async fn run_cmd(args: SimArgs, adoption: f64, out: &Path) -> anyhow::Result<()> {
-    args.check()?;
-    let (o, timing) = one(
-        &args,
-        adoption,
-        format!("simulating {} phones", args.phones),
-    )
-    .await?;
-    report::write(out, &o)?;
-    std::fs::write(
-        out.join("timing.json"),
-        serde_json::to_string_pretty(&timing)? + "\n",
-    )?;
-    println!(
-        "{}",
-        report::summary_table(&o, timing["wall_seconds"].as_f64().unwrap_or(0.0))
-    );
-    println!(
-        "  wrote {}/report.json, daily.csv, epidemic.svg, notifications.svg, timing.json",
-        out.display()
-    );
-    Ok(())
-}
-
-/// `en-sim sweep`.
-async fn sweep_cmd(args: SimArgs, adoptions: &[f64], out: &Path) -> anyhow::Result<()> {
-    args.check()?;
-    std::fs::create_dir_all(out)?;
-    let mut rows = Vec::new();
-    for &a in adoptions {
-        let dir = out.join(format!("adoption-{a}"));
-        let (o, timing) = one(&args, a, format!("adoption {a}")).await?;
-        report::write(&dir, &o)?;
-        std::fs::write(
-            dir.join("timing.json"),
-            serde_json::to_string_pretty(&timing)? + "\n",
-        )?;
-        println!("adoption {a:.3}: precision {:.3}, recall {:.3} (adoption² {:.3}), recall among app pairs {:.3}", o.precision, o.recall, a * a, o.recall_among_app_pairs);
-        rows.push(serde_json::json!({"adoption": a, "precision": o.precision, "recall": o.recall, "recall_among_app_pairs": o.recall_among_app_pairs,
-            "adoption_squared": a * a, "close_contact_pairs": o.close_contact_pairs, "notified_pairs": o.notified_pairs, "infections": o.infections}));
+impl Common {
+    fn scenario(&self, over: &Table) -> anyhow::Result<Scenario> {
+        let mut s = match &self.config {
+            Some(path) => Scenario::load(path, over)?,
+            None => Scenario::from_overrides(over)?,
+        };
+        if let Some(n) = self.seeds {
+            s.seeds = n;
+        }
+        Ok(s)
     }
-    std::fs::write(
-        out.join("sweep.json"),
-        serde_json::to_string_pretty(&rows)? + "\n",
-    )?;
-    let pts = |k: &str| {
-        rows.iter()
-            .map(|r| {
-                (
-                    r["adoption"].as_f64().unwrap_or(0.0),
-                    r[k].as_f64().unwrap_or(0.0),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let svg = report::line_chart(
-        &format!(
-            "Precision and recall against adoption ({} people, {} days)",
-            args.phones, args.days
-        ),
-        "app adoption",
-        "fraction",
-        &[
-            Series {
-                label: "precision",
-                color: "#1f77b4",
-                points: pts("precision"),
-            },
-            Series {
-                label: "recall, all close-contact pairs",
-                color: "#d62728",
-                points: pts("recall"),
-            },
-            Series {
-                label: "adoption²",
-                color: "#7f7f7f",
-                points: pts("adoption_squared"),
-            },
-            Series {
-                label: "recall, pairs both with app",
-                color: "#2ca02c",
-                points: pts("recall_among_app_pairs"),
-            },
-        ],
-        Some(1.0),
-    );
-    std::fs::write(out.join("precision_recall.svg"), svg)?;
-    println!(
-        "wrote {}/sweep.json and precision_recall.svg",
-        out.display()
-    );
-    Ok(())
+
+    fn execute(&self, scenario: Scenario) -> anyhow::Result<()> {
+        let provenance = Provenance::of_this_process(scenario.source.clone());
+        let runs = scenario.runs();
+        let start = Instant::now();
+        let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let results: Vec<RunResult> = if self.sim.server.is_some() {
+            anyhow::ensure!(runs.len() == 1, "--server runs one seed of one variant");
+            vec![self.external_run(&runs[0].1)?]
+        } else {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let jobs = self.jobs.map_or(cores, |j| j as usize);
+            let pb = bar(
+                runs.len() as u64,
+                self.sim.quiet,
+                "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} runs (eta {eta})",
+                format!(
+                    "{} runs (each with its counterfactual) on {jobs} workers",
+                    runs.len()
+                ),
+            );
+            let r = experiment::run_all(&runs, jobs, &|done, _| pb.set_position(done as u64))?;
+            pb.finish_and_clear();
+            r
+        };
+        let wall = start.elapsed().as_secs_f64();
+        let mut phases = Phases::default();
+        for r in &results {
+            phases.merge(&r.phases);
+        }
+        let phones = runs[0].1.phones as f64;
+        let phone_days: f64 = runs
+            .iter()
+            .map(|(_, c)| c.phones as f64 * f64::from(c.days))
+            .sum();
+        let timing = serde_json::json!({
+            "wall_seconds": wall,
+            "runs": runs.len(),
+            "phones_first_run": phones,
+            "phone_days_per_second": phone_days / wall,
+            "run_wall_seconds": results.iter().map(|r| r.wall_seconds).collect::<Vec<_>>(),
+            "phases_seconds_summed_over_runs": phases,
+            "process": proc_stats(),
+            "loadavg_at_start": load_before.trim(),
+            "note": "phases are wall seconds per phase summed over runs (a run includes its counterfactual); thread_cpu is the CPU time of the worker threads running the worlds and their in-process servers",
+        });
+        let out = &self.out;
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        if results.len() == 1 {
+            let o = &results[0].outcome;
+            report::write(out, o, Some(&provenance))?;
+            println!("{}", report::summary_table(o, wall));
+            println!(
+                "  wrote {}/report.json, daily.csv, epidemic.svg, notifications.svg, timing.json",
+                out.display()
+            );
+        } else {
+            let summary = experiment::summary(&scenario, &results, Some(provenance));
+            figures::write(out, &summary, &results)?;
+            print_summary(&summary);
+            println!(
+                "  wrote {}/summary.json, summary.md, *.svg, runs/, timing.json ({wall:.1} s)",
+                out.display()
+            );
+        }
+        write_json(&out.join("timing.json"), &timing)
+    }
+
+    fn external_run(&self, cfg: &en_sim::sim::SimConfig) -> anyhow::Result<RunResult> {
+        let rt = super::runtime()?;
+        let start = Instant::now();
+        let pb = bar(
+            u64::from(cfg.days),
+            self.sim.quiet,
+            "{msg} [{elapsed_precise}] {bar:40} day {pos}/{len} (eta {eta})",
+            format!("simulating {} phones", cfg.phones),
+        );
+        let (outcome, phases) = rt.block_on(async {
+            let server = self.sim.external(cfg.timing.batch_period_seconds).await?;
+            let (out, server, phases) =
+                en_sim::sim::run_paired(cfg.clone(), server, &|d, _| pb.set_position(u64::from(d)))
+                    .await?;
+            server.stop().await?;
+            anyhow::Ok((out, phases))
+        })?;
+        pb.finish_and_clear();
+        Ok(RunResult::new(
+            0,
+            outcome,
+            phases,
+            start.elapsed().as_secs_f64(),
+        ))
+    }
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(v)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn print_summary(s: &experiment::ExperimentSummary) {
+    for v in &s.variants {
+        let m = |k: &str| v.metrics[k];
+        let (i, a, n) = (m("infections"), m("infections_averted"), m("notifications"));
+        println!(
+            "{}: infections {:.0} [{:.0}, {:.0}], averted {:.1} [{:.1}, {:.1}], notifications {:.0}, precision {:.3}, recall {:.3}, median hours test → notification {:.1}",
+            v.label, i.mean, i.lo, i.hi, a.mean, a.lo, a.hi, n.mean,
+            m("precision").mean, m("recall").mean, m("hours_test_to_notification_median").mean
+        );
+    }
 }

@@ -1,0 +1,138 @@
+//! The upload path's write: the checks against the in-memory indexes (replayed tokens, keys
+//! stored before, quotas), then one sled transaction over `uploads`, `replay` and `quota`.
+//! Durability is the group commit's job ([`super::commit`]).
+
+use en_protocol::accept::AcceptedUpload;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::ledger::{HashMap, HashSet, Replay, TokenHash};
+use super::record::Record;
+use super::{abort, be, quota_key, SledStore};
+use crate::store::StoreError;
+
+impl SledStore {
+    pub(super) fn mac(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let mut m = <Hmac<Sha256>>::new_from_slice(self.secret.as_slice()).expect("any key length");
+        m.update(label);
+        for p in parts {
+            m.update(&be(p.len() as u64));
+            m.update(p);
+        }
+        m.finalize().into_bytes().into()
+    }
+
+    /// The keyed hash of an upload's token, and the keyed digest of its keys.
+    pub(super) fn replay_of(&self, u: &AcceptedUpload) -> (TokenHash, [u8; 32]) {
+        let token = self.mac(b"en/v1/replay-token", &[&u.token().to_bytes()]);
+        let mut keys: Vec<[u8; 24]> = u
+            .keys()
+            .iter()
+            .map(|k| {
+                let mut b = [0u8; 24];
+                b[..16].copy_from_slice(k.key.key.as_bytes());
+                b[16..].copy_from_slice(&k.key.meta.to_bytes());
+                b
+            })
+            .collect();
+        keys.sort_unstable();
+        let flat: Vec<u8> = keys.concat();
+        (token, self.mac(b"en/v1/replay-keys", &[&flat]))
+    }
+
+    /// End of the publication window of a key released at `release`: the first window end
+    /// strictly after it.
+    pub(super) fn slot_end(&self, release: u64) -> u64 {
+        (release / self.period + 1) * self.period
+    }
+
+    /// Checks and writes `uploads` (not yet durable). `Ok(false)`: a retry of uploads stored
+    /// before, nothing written.
+    pub(super) fn write(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<bool, StoreError> {
+        let replays: Vec<(TokenHash, [u8; 32])> =
+            uploads.iter().map(|u| self.replay_of(u)).collect();
+        let cut = self.cut.read().expect("cut lock");
+        let mut l = self.ledger();
+        // A retry: every token was stored before with exactly these keys.
+        if replays
+            .iter()
+            .all(|(h, d)| l.replay.get(h).is_some_and(|r| &r.digest == d))
+        {
+            return Ok(false);
+        }
+        let mut tokens = HashSet::default();
+        let mut teks = HashSet::default();
+        let mut used: HashMap<(u64, &str), u64> = HashMap::default();
+        for (i, (u, (h, _))) in uploads.iter().zip(&replays).enumerate() {
+            if l.replay.contains_key(h) || !tokens.insert(*h) {
+                return Err(StoreError::Replayed(i));
+            }
+            for k in u.keys() {
+                let b = k.key.key.as_bytes();
+                if l.teks.contains(b) || !teks.insert(*b) {
+                    return Err(StoreError::KeyExists(i));
+                }
+            }
+            let day = u.accepted_at().day();
+            let authority = u.authority().as_str();
+            let q = used.entry((day, authority)).or_insert_with(|| {
+                l.quota
+                    .get(&(day, authority.to_string()))
+                    .copied()
+                    .unwrap_or(0)
+            });
+            if *q >= quota {
+                return Err(StoreError::QuotaExceeded(i));
+            }
+            *q += 1;
+        }
+        let record = Record {
+            key_expiry: uploads
+                .iter()
+                .map(|u| u.keys_expire_at().0)
+                .max()
+                .unwrap_or(0),
+            keys: uploads
+                .iter()
+                .flat_map(|u| u.keys())
+                .map(|k| (k.key.clone(), self.slot_end(k.release_at.0.max(*cut))))
+                .collect(),
+        };
+        let seq = l.next;
+        let replay_rows: Vec<(TokenHash, Replay)> = uploads
+            .iter()
+            .zip(&replays)
+            .map(|(u, (h, d))| {
+                (
+                    *h,
+                    Replay {
+                        expiry: u.token_expires_at().0,
+                        digest: *d,
+                    },
+                )
+            })
+            .collect();
+        let encoded = record.encode();
+        (&self.uploads, &self.replay, &self.quota)
+            .transaction(|(up, rp, qt)| {
+                up.insert(&be(seq), encoded.as_slice())?;
+                for (h, r) in &replay_rows {
+                    rp.insert(h.as_slice(), r.encode().as_slice())?;
+                }
+                for ((day, authority), n) in &used {
+                    qt.insert(quota_key(*day, authority), &be(*n))?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(abort)?;
+        l.add_record(seq, &record);
+        for (h, r) in replay_rows {
+            l.add_replay(h, r);
+        }
+        for ((day, authority), n) in used {
+            l.quota.insert((day, authority.to_string()), n);
+        }
+        Ok(true)
+    }
+}
