@@ -91,7 +91,7 @@ async fn write(
 
 fn entries_of(record: i64, b: &[u8]) -> Result<Vec<TraceEntry>, StoreError> {
     let corrupt = || StoreError::Corrupt(format!("trace record {record}"));
-    if b.len() % ENTRY_LEN != 0 {
+    if !b.len().is_multiple_of(ENTRY_LEN) {
         return Err(corrupt());
     }
     b.chunks_exact(ENTRY_LEN)
