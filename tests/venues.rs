@@ -299,6 +299,7 @@ async fn wait_for_trace_batch(s: &TestServer) -> u64 {
                 .objects
                 .traces()
                 .batch(h.sequence)
+                .await
                 .unwrap()
                 .is_some()
             {

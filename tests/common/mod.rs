@@ -187,7 +187,15 @@ impl TestServer {
         for _ in 0..100 {
             if let Some(h) = self.head().await {
                 // Published = listed in the served index (the head moves just before).
-                if h.sequence > after && self.state.objects.batch(h.sequence).unwrap().is_some() {
+                if h.sequence > after
+                    && self
+                        .state
+                        .objects
+                        .batch(h.sequence)
+                        .await
+                        .unwrap()
+                        .is_some()
+                {
                     return h.sequence;
                 }
             }
@@ -201,7 +209,15 @@ impl TestServer {
     pub async fn wait_for_window_past(&self, t: UnixTime) -> u64 {
         for _ in 0..100 {
             if let Some(h) = self.head().await {
-                if h.window_end > t && self.state.objects.batch(h.sequence).unwrap().is_some() {
+                if h.window_end > t
+                    && self
+                        .state
+                        .objects
+                        .batch(h.sequence)
+                        .await
+                        .unwrap()
+                        .is_some()
+                {
                     return h.sequence;
                 }
             }

@@ -110,6 +110,13 @@ pub struct DirSetting {
     pub dir: PathBuf,
 }
 
+impl DirSetting {
+    /// Objects in `dir` (relative to the data directory).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DirSetting { dir: dir.into() }
+    }
+}
+
 /// An S3-compatible bucket. Credentials not given here come from the standard `AWS_*`
 /// environment variables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
