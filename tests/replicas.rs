@@ -4,12 +4,10 @@
 //! the next windows. Every acknowledged key is published exactly once, the chain verifies on a
 //! phone, and the surviving replicas serve the same chain.
 //!
-//! Runs against a throwaway PostgreSQL cluster (`common/pg.rs`); skipped, saying so, without
+//! Runs against a throwaway PostgreSQL cluster ([`common::pg`]); skipped, saying so, without
 //! PostgreSQL unless `EN_REQUIRE_ALL_TESTS` is set.
 
 mod common;
-#[path = "common/pg.rs"]
-mod pg;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -18,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::pg;
 use common::*;
 use en_client::transport::Client;
 use en_protocol::keys::SigningKey;

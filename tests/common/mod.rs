@@ -1,6 +1,9 @@
 //! Test harness: a real server over TLS on 127.0.0.1:0 with a real sled store in a temporary
-//! directory, a registered health authority, and the real clients.
+//! directory (or, with `EN_E2E_STORE=postgres`, a fresh database on a throwaway PostgreSQL
+//! cluster, [`pg`]), a registered health authority, and the real clients.
 #![allow(dead_code)]
+
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,6 +64,25 @@ pub fn make_data_dir(dir: &Path, cfg: &Config, authority: &SigningKey) -> Resolv
     .unwrap()
 }
 
+/// With `EN_E2E_STORE=postgres`, points `cfg` at a fresh database of the shared throwaway
+/// PostgreSQL cluster (the end-to-end suite then runs against the PostgreSQL store; it fails
+/// if PostgreSQL is missing); otherwise leaves sled.
+pub fn use_store_under_test(cfg: &mut Config) {
+    match std::env::var("EN_E2E_STORE").as_deref() {
+        Ok("postgres") => {
+            let cluster = pg::shared("EN_E2E_STORE=postgres")
+                .expect("EN_E2E_STORE=postgres needs PostgreSQL (apt-get install postgresql)");
+            let mut p =
+                en_server::config::PostgresSetting::new(cluster.create_database("e2e").unwrap());
+            p.password_file = Some(cluster.password_file().to_path_buf());
+            p.pool_size = 4;
+            cfg.store = en_server::config::StoreSetting::Postgres(p);
+        }
+        Ok("sled") | Err(_) => {}
+        Ok(other) => panic!("EN_E2E_STORE={other}: sled or postgres"),
+    }
+}
+
 /// A real server over TLS with its batch worker, the test clock, and a registered authority.
 pub struct TestServer {
     pub server: en_server::embedded::Embedded,
@@ -79,7 +101,8 @@ impl TestServer {
         Self::start_with(test_config()).await
     }
 
-    pub async fn start_with(cfg: Config) -> Self {
+    pub async fn start_with(mut cfg: Config) -> Self {
+        use_store_under_test(&mut cfg);
         let mut rng = ChaCha20Rng::seed_from_u64(rand::random());
         let authority = SigningKey::generate(&mut rng);
         let server = en_server::embedded::Embedded::start(en_server::embedded::Options {
