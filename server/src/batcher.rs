@@ -8,8 +8,9 @@
 //! after a restart, or in the replica that takes the batch lock) adopts it as it is, so a
 //! batch object is written once and a web server or CDN in front never sees two versions.
 //!
-//! With several replicas, only the one holding the batch lock ([`Store::batch_lock`]) runs
-//! this worker's publishing side; the others serve what it publishes.
+//! With several replicas, only the one holding the batch lock
+//! ([`crate::store::Store::batch_lock`]) runs this worker's publishing side; the others serve
+//! what it publishes.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -263,7 +264,7 @@ const FOLLOWER_POLL: Duration = Duration::from_secs(1);
 /// the whole gap, so windows stay contiguous).
 ///
 /// With several replicas, only the holder of the batch lock does this; the others try to
-/// take the lock every [`FOLLOWER_POLL`] and meanwhile serve what the holder published. A
+/// take the lock every second and meanwhile serve what the holder published. A
 /// replica that takes the lock over closes the window that is due and re-signs the index.
 pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let period = state.cfg.config.batch_period_seconds;

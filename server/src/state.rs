@@ -128,8 +128,8 @@ pub fn body_permits(bytes: usize) -> u32 {
 }
 
 impl AppState {
-    /// Checks the data directory's permissions, opens the sled store and the object
-    /// directory, loads keys and registry, and signs a fresh index and risk configuration.
+    /// Checks the data directory's permissions, opens the configured store and object
+    /// store, loads keys and registry, and signs a fresh index and risk configuration.
     /// Must run inside a tokio runtime.
     pub async fn open(cfg: Resolved, clock: Clock) -> Result<Arc<Self>, Error> {
         let (store, codes) = crate::store::open::open(&cfg).await?;
@@ -231,8 +231,8 @@ impl AppState {
 
     /// Signs the risk configuration and the indexes (keys, venue traces) again with the
     /// current time and publishes them (at start, after each batch, and every
-    /// `index_refresh_seconds`), so that phones
-    /// can refuse a stale copy that a mirror froze or replays.
+    /// `index_refresh_seconds`), so that phones can refuse a stale copy that a mirror froze or
+    /// replays.
     pub async fn refresh_signed(&self) -> Result<(), Error> {
         let now = self.clock.now();
         let risk = self

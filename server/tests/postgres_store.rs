@@ -335,3 +335,70 @@ async fn the_password_never_shows() {
     assert!(e.contains("password authentication failed"), "{e}");
     assert!(!e.contains(secret), "{e}");
 }
+
+/// Not a check: measures what a key costs in PostgreSQL (table and indexes, after VACUUM)
+/// for docs/deployment.md. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement for docs/deployment.md, not a check"]
+async fn measure_database_bytes_per_key() {
+    let Some(c) = database("measure_database_bytes_per_key") else {
+        return;
+    };
+    let store = Arc::new(replica(&c, DAY, SECRET).await.unwrap());
+    const UPLOADS: u32 = 20_000;
+    let t0 = std::time::Instant::now();
+    let tasks: Vec<_> = (0..16u32)
+        .map(|w| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                let mut n = w;
+                while n < UPLOADS {
+                    let mut nonce = [0u8; 16];
+                    nonce[..4].copy_from_slice(&n.to_be_bytes());
+                    let keys: Vec<([u8; 16], u32)> = (0..14u32)
+                        .map(|d| {
+                            let mut k = [0xa5u8; 16];
+                            k[..4].copy_from_slice(&n.to_be_bytes());
+                            k[4..8].copy_from_slice(&d.to_be_bytes());
+                            (k, 20_399 - d)
+                        })
+                        .collect();
+                    s.insert(&[upload_raw(nonce, &keys, NOW)], u64::MAX)
+                        .await
+                        .unwrap();
+                    n += 16;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cluster = pg::shared("measure_database_bytes_per_key").unwrap();
+    let db = c.url.rsplit('/').next().unwrap().to_string();
+    cluster.psql(&db, "VACUUM ANALYZE").unwrap();
+    let out = cluster
+        .psql(
+            &db,
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class \
+             WHERE relname IN ('diagnosis_keys', 'replay_tokens', 'authority_quota') ORDER BY 1",
+        )
+        .unwrap();
+    let keys = f64::from(UPLOADS * 14);
+    eprintln!("{UPLOADS} uploads of 14 keys in {secs:.1} s ({:.0} uploads/s, 16 tasks, one store, debug build of en-server)", f64::from(UPLOADS) / secs);
+    for line in out.lines().filter(|l| l.contains('|')) {
+        let (name, bytes) = line.split_once('|').unwrap();
+        let bytes: f64 = bytes.trim().parse().unwrap_or(0.0);
+        eprintln!(
+            "{}: {:.1} MB, {:.0} bytes per key",
+            name.trim(),
+            bytes / 1e6,
+            bytes / keys
+        );
+    }
+    assert_eq!(
+        store.pending_count().await.unwrap(),
+        (UPLOADS * 14) as usize
+    );
+}
