@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::postgres::{Connect, Database, PgStore};
-use super::{CodeStore, SledStore, Store};
+use super::postgres::{Connect, Database, PgCodeStore, PgStore};
+use super::{CodeStore, SledStore};
 use crate::config::{PostgresSetting, Resolved, StoreSetting};
 use crate::datadir::{self, DataDir};
 use crate::error::Error;
@@ -51,24 +51,24 @@ pub fn connect_of(cfg: &Resolved, p: &PostgresSetting) -> Result<Connect, Error>
 }
 
 /// Opens the configured store (after the data directory's permission checks), and the
-/// verification-code store. Must run inside a tokio runtime.
-///
-/// With PostgreSQL the verification codes stay in the data directory's sled database (one
-/// replica's console issues and redeems them); codes shared by replicas are not done yet.
+/// verification-code store on the same database. Must run inside a tokio runtime.
 pub async fn open(cfg: &Resolved) -> Result<Stores, Error> {
     datadir::check_permissions(cfg)?;
     let d = DataDir::new(&cfg.data_dir);
     let secret = datadir::read_replay_key(&d.replay_key())?;
     let period = cfg.config.batch_period_seconds;
-    datadir::create_private_dir(&d.db()).map_err(|e| Error::io("create", &d.db(), e))?;
-    let sled = SledStore::open(&d.db(), period, secret)?;
-    let codes: Arc<dyn CodeStore> = Arc::new(sled.code_store()?);
-    let store: Arc<dyn Store> = match &cfg.config.store {
-        StoreSetting::Sled => Arc::new(sled),
+    Ok(match &cfg.config.store {
+        StoreSetting::Sled => {
+            datadir::create_private_dir(&d.db()).map_err(|e| Error::io("create", &d.db(), e))?;
+            let sled = SledStore::open(&d.db(), period, secret)?;
+            let codes: Arc<dyn CodeStore> = Arc::new(sled.code_store()?);
+            (Arc::new(sled), codes)
+        }
         StoreSetting::Postgres(p) => {
             let db = Database::connect(&connect_of(cfg, p)?).await?;
-            Arc::new(PgStore::open(db, period, secret).await?)
+            let store = PgStore::open(db.clone(), period, secret).await?;
+            let codes = PgCodeStore::open(db).await?;
+            (Arc::new(store), Arc::new(codes))
         }
-    };
-    Ok((store, codes))
+    })
 }

@@ -11,13 +11,15 @@
 //! The schema is plain SQL (tables, primary keys, indexes), applied at start as versioned
 //! migrations per feature ([`migrate`]). Other features' stores (venue traces, verification
 //! codes) get their PostgreSQL implementation the same way: venue traces ([`traces`]) have
-//! their own migrations in [`MIGRATIONS`]; verification codes are not in PostgreSQL yet.
+//! their own migrations in [`MIGRATIONS`]; verification codes ([`codes`]) are a store of their
+//! own on the same [`Database`], with their own migrations.
 //!
 //! Privacy is as in the sled store: a key row holds the key, its metadata and its window;
 //! tokens are kept apart as keyed hashes under `replay.key` (which is not in the database;
 //! every replica must have the same one, and the database refuses a replica whose key differs)
 //! and deleted when they expire.
 
+pub mod codes;
 pub mod lock;
 pub mod migrate;
 pub mod pool;
@@ -30,6 +32,7 @@ use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::UnixTime;
 
+pub use self::codes::PgCodeStore;
 pub use self::migrate::Migration;
 use self::pool::db_err;
 pub use self::pool::{Connect, Database};
