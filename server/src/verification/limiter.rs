@@ -96,6 +96,20 @@ impl Limiter {
         Ok(())
     }
 
+    /// Takes in the failures stored for `now`'s hour (by every replica of a shared database):
+    /// the counts become at least those, so that N replicas do not allow N budgets. Slots
+    /// this replica has reserved but not yet decided may be counted once less than they
+    /// should while another replica's failures are taken in, so concurrent attempts can
+    /// overshoot the budget by at most the attempts in flight.
+    pub fn observe(&self, now: UnixTime, stored: Vec<(String, u64)>) {
+        let mut w = self.window(now);
+        w.total = w.total.max(stored.iter().map(|(_, n)| n).sum());
+        for (authority, n) in stored {
+            let mine = w.by_authority.entry(authority).or_default();
+            *mine = (*mine).max(n);
+        }
+    }
+
     /// Whether a short code of `authority` may be tried now (without reserving: fake requests).
     pub fn check(&self, authority: &str, now: UnixTime) -> Result<(), Exhausted> {
         let w = self.window(now);
@@ -142,5 +156,23 @@ mod tests {
         assert!(l.check("b", t).is_err(), "the server-wide budget is spent");
         assert!(l.reserve("c", t).is_err());
         assert!(l.reserve("c", t.plus(3600)).is_ok(), "a new hour");
+    }
+
+    #[test]
+    fn failures_other_replicas_stored_count() {
+        let t = UnixTime(1_800_000_000 + 100);
+        let l = Limiter::new(5, 3, t, vec![]);
+        let _s = l.reserve("a", t).unwrap();
+        // Another replica stored three failures of "a" and one of "b" this hour.
+        l.observe(t, vec![("a".into(), 3), ("b".into(), 1)]);
+        assert!(
+            l.check("a", t).is_err(),
+            "a's budget is spent across replicas"
+        );
+        let _b = l.reserve("b", t).unwrap();
+        assert!(l.check("c", t).is_err(), "the server-wide budget is spent");
+        // Counts of another hour are not this hour's.
+        l.observe(t.plus(3600), vec![("a".into(), 1)]);
+        assert!(l.reserve("a", t.plus(3600)).is_ok());
     }
 }
