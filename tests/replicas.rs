@@ -2,7 +2,8 @@
 //! an object directory; clients spread uploads across them while windows close; the replica
 //! holding the batch lock is killed with SIGKILL mid-run, and another takes the lock and closes
 //! the next windows. Every acknowledged key is published exactly once, the chain verifies on a
-//! phone, and the surviving replicas serve the same chain.
+//! phone, and the surviving replicas serve the same chain; every acknowledged venue trace is
+//! in the trace chain exactly once.
 //!
 //! Runs against a throwaway PostgreSQL cluster ([`common::pg`]); skipped, saying so, without
 //! PostgreSQL unless `EN_REQUIRE_ALL_TESTS` is set.
@@ -165,6 +166,46 @@ async fn phone_view(
     Some((keys, chain))
 }
 
+/// A signed trace report of the hour before `now` at a new venue (seeded by `seed`), and the
+/// entry it traces.
+fn venue_trace(authority: &SigningKey, seed: u64) -> (Vec<u8>, en_protocol::venue::TraceEntry) {
+    use en_protocol::venue::{setup, SealingSecretKey};
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    let sealing = SealingSecretKey::generate(&mut rng);
+    let (_, secret) = setup(&mut rng, "Quán", "", &sealing.public_key()).unwrap();
+    let t = now();
+    let request = en_client::trace::trace_request(&secret, t.minus(3600), t).unwrap();
+    let report = en_client::trace::trace_report(
+        &request,
+        &sealing,
+        "Call 1900 9095.",
+        AUTHORITY,
+        "VN",
+        authority,
+        t,
+        &mut rng,
+    )
+    .unwrap()
+    .report;
+    let registry = std::collections::BTreeMap::from([(
+        en_protocol::wire::AuthorityId::new(AUTHORITY).unwrap(),
+        en_protocol::verify::AuthorityInfo {
+            public_key: authority.public_key(),
+            region: None,
+            revoked: false,
+        },
+    )]);
+    let entries = en_protocol::venue::SignedTraceReport::decode(&report)
+        .unwrap()
+        .verify(&registry)
+        .unwrap()
+        .report()
+        .entries()
+        .to_vec();
+    assert!(!entries.is_empty());
+    (report, entries[0].clone())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_publish_every_key_once_and_survive_the_lock_holder() {
     let Some(cluster) = pg::shared("replicas_publish_every_key_once_and_survive_the_lock_holder")
@@ -264,6 +305,37 @@ async fn replicas_publish_every_key_once_and_survive_the_lock_holder() {
         }));
     }
 
+    // One client posts venue traces across the replicas meanwhile.
+    let traced: Arc<Mutex<Vec<en_protocol::venue::TraceEntry>>> = Arc::default();
+    {
+        let (clients, traced, stop, authority) = (
+            clients.clone(),
+            traced.clone(),
+            stop.clone(),
+            authority.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for n in 0..200u64 {
+                if stop.load(Relaxed) {
+                    break;
+                }
+                let (report, entry) = venue_trace(&authority, 1000 + n);
+                let body = serde_json::json!({ "report": base64::Engine::encode(&B64, &report) });
+                for k in 0..clients.len() {
+                    let c = &clients[(n as usize + k) % clients.len()];
+                    if c.post_json::<_, serde_json::Value>("/v1/traces", &body)
+                        .await
+                        .is_ok()
+                    {
+                        traced.lock().unwrap().push(entry);
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+    }
+
     // Let uploads stream over a few windows, then kill the lock holder without warning.
     let live: Vec<&Replica> = replicas.iter().map(|r| r.as_ref().unwrap()).collect();
     let holder = lock_holder(&live).await;
@@ -338,6 +410,50 @@ async fn replicas_publish_every_key_once_and_survive_the_lock_holder() {
         assert!(Instant::now() < deadline, "the other survivor lags behind");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // Every acknowledged trace is in the trace chain exactly once, which verifies too.
+    let traced = traced.lock().unwrap().clone();
+    assert!(
+        traced.len() >= 10,
+        "only {} traces acknowledged",
+        traced.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let trace_batches = loop {
+        let mut follower = en_client::fetch::trace_follower(
+            export.clone(),
+            en_protocol::wire::Region::new("VN").unwrap(),
+        );
+        if let Ok(synced) =
+            en_client::fetch::sync_traces(&survivors[0].client, &mut follower, now(), false).await
+        {
+            let entries: Vec<_> = synced
+                .batches
+                .iter()
+                .flat_map(|(b, _)| b.entries().iter().cloned())
+                .collect();
+            let missing = traced.iter().filter(|e| !entries.contains(e)).count();
+            if missing == 0 {
+                for e in &traced {
+                    assert_eq!(
+                        entries.iter().filter(|x| *x == e).count(),
+                        1,
+                        "a trace was published twice"
+                    );
+                }
+                break synced.batches.len();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{missing} of {} acknowledged traces are not published",
+                traced.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    eprintln!(
+        "replicas: {} traces acknowledged, each published once in {trace_batches} trace batches",
+        traced.len()
+    );
     eprintln!(
         "replicas: {} keys acknowledged ({acked_at_kill} before replica {holder}, the lock \
          holder, was killed), {} published once each in batches 1..={}; head {before} at the kill",
