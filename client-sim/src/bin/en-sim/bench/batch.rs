@@ -9,7 +9,7 @@ use en_protocol::{IntervalNumber, UnixTime};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::fixtures::{bench_server, daily_case, fill_pending};
+use super::fixtures::{bench_server_on, daily_case, fill_pending};
 use super::{bench_now, runtime, TODAY};
 
 /// The keys of `n / 14` cases as a batch holds them (14 daily keys each), with the metadata
@@ -51,11 +51,19 @@ pub struct BatchResult {
 
 /// Measures batch building for about `n` keys (a whole number of 14-key cases).
 pub fn batch_building(n: usize) -> anyhow::Result<BatchResult> {
+    batch_building_on(n, en_server::config::StoreSetting::default())
+}
+
+/// Measures batch building for about `n` keys pending in `store`.
+pub(super) fn batch_building_on(
+    n: usize,
+    store: en_server::config::StoreSetting,
+) -> anyhow::Result<BatchResult> {
     let cases = n.div_ceil(14).max(1);
     let n = cases * 14;
     let (today, now) = (TODAY, bench_now());
     runtime()?.block_on(async {
-        let s = bench_server(now).await?;
+        let s = bench_server_on(now, store).await?;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
         let keys = daily_keys(n, today, &mut rng);
         let t = Instant::now();

@@ -25,9 +25,19 @@ pub struct BenchServer {
     pub authority: SigningKey,
 }
 
-/// Starts a server whose clock reads `now`, without the batch worker.
+/// Starts a server whose clock reads `now`, without the batch worker, on the default store
+/// (sled).
 pub async fn bench_server(now: UnixTime) -> anyhow::Result<BenchServer> {
+    bench_server_on(now, en_server::config::StoreSetting::default()).await
+}
+
+/// Like [`bench_server`], on `store`.
+pub async fn bench_server_on(
+    now: UnixTime,
+    store: en_server::config::StoreSetting,
+) -> anyhow::Result<BenchServer> {
     let mut config = en_server::config::Config::default();
+    config.store = store;
     config.authority_daily_upload_quota = u64::MAX / 2;
     config.limits.max_connections = 4096;
     let authority = SigningKey::from_seed(&[42; 32]);

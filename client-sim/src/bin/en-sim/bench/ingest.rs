@@ -40,10 +40,10 @@ pub struct IngestRun {
 }
 
 /// Posts `bodies` (each carrying `per_request` reports) from `concurrency` clients until they
-/// run out or `seconds` pass.
-async fn ingest_run(
+/// run out or `seconds` pass; client `i` posts to `urls[i % urls.len()]` (replicas).
+pub(super) async fn ingest_run(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     bodies: Vec<bytes::Bytes>,
     per_request: usize,
     concurrency: usize,
@@ -54,19 +54,14 @@ async fn ingest_run(
     } else {
         "/v1/cases/bulk"
     };
-    let endpoint = format!("{url}{path}");
     let bodies = std::sync::Arc::new(bodies);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, bodies, next, endpoint) = (
-            client.clone(),
-            bodies.clone(),
-            next.clone(),
-            endpoint.clone(),
-        );
+    for c in 0..concurrency {
+        let endpoint = format!("{}{path}", urls[c % urls.len()]);
+        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
@@ -182,8 +177,15 @@ pub fn ingest(seconds: f64, bulk: usize) -> anyhow::Result<IngestResult> {
             .collect::<Result<Vec<_>, _>>()?;
         let mut runs = Vec::new();
         for (bodies, per, conc) in [(single_bodies, 1, 64), (bulk_bodies, bulk, 8)] {
-            let (accepted, elapsed, mut lat) =
-                ingest_run(&client, &url, bodies, per, conc, seconds).await?;
+            let (accepted, elapsed, mut lat) = ingest_run(
+                &client,
+                std::slice::from_ref(&url),
+                bodies,
+                per,
+                conc,
+                seconds,
+            )
+            .await?;
             let per_second = accepted as f64 / elapsed;
             runs.push(IngestRun {
                 reports_per_request: per,

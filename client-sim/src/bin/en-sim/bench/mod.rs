@@ -11,6 +11,10 @@ mod download;
 mod fixtures;
 mod ingest;
 mod matching;
+// The throwaway PostgreSQL cluster of the tests (standard library only).
+#[path = "../../../../../tests/common/pg.rs"]
+mod pg;
+mod postgres;
 mod simulator;
 mod venues;
 
@@ -25,6 +29,7 @@ pub use codes::{codes, CodesResult};
 pub use download::{download, DownloadResult};
 pub use ingest::{ingest, IngestResult};
 pub use matching::{matching, MatchingResult};
+pub use postgres::{postgres, PostgresResult};
 pub use simulator::{simulator, SimResult};
 pub use venues::{venues, VenueResult};
 
@@ -32,7 +37,9 @@ pub use venues::{venues, VenueResult};
 #[derive(clap::Args)]
 pub struct Args {
     /// Only these (comma-separated): matching, batch, ingest, download, wire, chaff, codes,
-    /// simulator, venues.
+    /// simulator, venues; and postgres (ingest with one and two replicas, and batch building
+    /// of --batch-keys keys, on a throwaway PostgreSQL cluster beside sled), which runs only
+    /// when named here.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds per timed measurement.
@@ -101,6 +108,10 @@ impl Args {
         if want("venues") {
             step("venue matching");
             r.venues = Some(venues(d)?);
+        }
+        if self.only.iter().any(|o| o == "postgres") {
+            step("PostgreSQL beside sled");
+            r.postgres = Some(postgres(self.seconds, self.batch_keys)?);
         }
         print!("{}", r.table());
         if let (Some(path), Some(v)) = (&self.venue_figure, &r.venues) {
@@ -172,6 +183,8 @@ pub struct BenchReport {
     pub simulator: Option<SimResult>,
     /// Venue matching.
     pub venues: Option<VenueResult>,
+    /// The PostgreSQL store beside sled.
+    pub postgres: Option<PostgresResult>,
 }
 
 impl BenchReport {
@@ -376,6 +389,49 @@ impl BenchReport {
                     },
                 ]);
             }
+        }
+        if let Some(p) = &self.postgres {
+            for r in &p.ingest {
+                let what = if r.reports_per_request == 1 {
+                    "1 report/request".to_string()
+                } else {
+                    format!("bulk of {}", r.reports_per_request)
+                };
+                rows.push([
+                    format!(
+                        "ingest, {} × {} replica(s): {what}, {} clients",
+                        r.store, r.replicas, r.concurrency
+                    ),
+                    format!(
+                        "{:.0} reports/s (p50 {:.1} ms, p99 {:.1} ms)",
+                        r.per_second, r.p50_ms, r.p99_ms
+                    ),
+                    if r.store == "sled" {
+                        "the reference".into()
+                    } else {
+                        format!("{:.2} × sled", r.ratio_to_sled)
+                    },
+                    String::new(),
+                ]);
+            }
+            if let Some((sled, pg)) = &p.batch {
+                rows.push([
+                    format!("batch of {} keys from PostgreSQL", pg.keys),
+                    format!(
+                        "{:.2} s ({:.2} M keys/s)",
+                        pg.seconds,
+                        pg.keys_per_second / 1e6
+                    ),
+                    format!("sled, same run: {:.2} s", sled.seconds),
+                    String::new(),
+                ]);
+            }
+            rows.push([
+                "PostgreSQL".into(),
+                p.postgres_version.chars().take(40).collect(),
+                String::new(),
+                String::new(),
+            ]);
         }
         let widths: Vec<usize> = (0..4)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
