@@ -11,7 +11,8 @@
 //! headers a CDN needs (Content-Type, Cache-Control `immutable` for batches and a short
 //! `max-age` for the index), and a phone whose base URL is the origin downloads, verifies and
 //! chains them and finds the uploaded keys (also through `fetch_to_dir`, what `en-sim fetch
-//! --server` runs).
+//! --server` runs). With `EN_E2E_STORE=postgres`, a second replica that does not hold the
+//! batch lock serves the chain it reads back from the bucket, and a phone verifies it there.
 //!
 //! Each test is skipped, saying so, when its server is not installed, unless
 //! `EN_REQUIRE_ALL_TESTS` is set (`.ci/run`), when it fails instead.
@@ -415,6 +416,51 @@ async fn an_s3_bucket_holds_the_objects_and_a_phone_verifies_from_it() {
         synced.head
     );
     assert_eq!(synced.batches[0].0.header().sequence, 1, "the whole chain");
+
+    // On PostgreSQL (EN_E2E_STORE=postgres), a second replica of the same configuration does
+    // not hold the batch lock: it serves what the holder published, reading the index from
+    // the bucket, and a phone verifies the chain from it.
+    if matches!(
+        s.state.cfg.config.store,
+        en_server::config::StoreSetting::Postgres(_)
+    ) {
+        let replica = s
+            .server
+            .replica(en_server::Transport::Tls, true)
+            .await
+            .unwrap();
+        let served = s.wait_for_batch(listed).await;
+        let from = en_client::transport::Client::new(&replica.url, Some(&s.ca())).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut phone = s.phone();
+        let mut verified = Vec::new();
+        loop {
+            let got = en_client::fetch::sync(&from, &mut phone, now(), false).await;
+            if let Ok(g) = &got {
+                verified.extend(g.batches.iter().map(|(b, _)| b.header().sequence));
+                if g.head >= Some(served) {
+                    break;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the replica never served batch {served}: {:?}",
+                got.err()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(verified[0], 1, "the whole chain, from the replica");
+        assert_eq!(
+            replica
+                .state
+                .metrics
+                .batch_lock_held
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "the replica follows; the first server holds the lock"
+        );
+        replica.stop().await.unwrap();
+    }
     s.stop().await.unwrap();
     drop(server);
 }
