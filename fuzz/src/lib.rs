@@ -146,8 +146,9 @@ fn open_harness(hold_key: bool) -> Harness {
 /// Paths the `verify_request` target chooses from (the last on the admin listener).
 pub const VERIFY_PATHS: [&str; 3] = ["/v1/verify", "/v1/certificate", "/console/api/v1/codes"];
 
-/// Input layout of the `verify_request` target: path, then the JSON body; the body's first
-/// byte also chooses whether an `Authorization` header with a made-up API key is sent.
+/// Input layout of the `verify_request` target: one byte, then the JSON body. The byte chooses
+/// the path (modulo the number of paths) and, with its top bit, whether an `Authorization`
+/// header with a made-up API key is sent.
 pub fn verify_request_from(
     data: &[u8],
 ) -> Option<(en_server::Listener, hyper::Request<http_body_util::Full<Bytes>>)> {
