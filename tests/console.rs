@@ -304,28 +304,11 @@ async fn the_console_refuses_forged_forms_and_wrong_passwords() {
             .body(body)
             .send()
     };
-    let login_page = h.get(format!("{base}/console/login")).send().await.unwrap();
-    let set = login_page
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let (set, login_cookie, csrf) = login_page(&h, &base).await;
     assert!(
         set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
         "{set}"
     );
-    let login_cookie = set.split(';').next().unwrap().to_string();
-    let page = login_page.text().await.unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
 
     // Wrong password, and a login form without its token.
     let r = form(
@@ -358,17 +341,7 @@ async fn the_console_refuses_forged_forms_and_wrong_passwords() {
     .await
     .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("__Host-en_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_cookie(&r);
     let page = h
         .get(format!("{base}/console/"))
         .header("cookie", &session)
@@ -376,15 +349,7 @@ async fn the_console_refuses_forged_forms_and_wrong_passwords() {
         .await
         .unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    let page = page.text().await.unwrap();
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = csrf_of(&page.text().await.unwrap());
     let today = en_api::date::Day::of_unix(now().0);
     let before = s.state.verification.store.fingerprint().await.unwrap();
     for body in [
@@ -486,6 +451,40 @@ async fn wrong_passwords_lock_the_account() {
     s.stop().await.unwrap();
 }
 
+/// The CSRF token of a console page's form.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .expect("a form with a CSRF token")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The login page: its whole `Set-Cookie` header, the cookie to send back, the form's token.
+async fn login_page(h: &reqwest::Client, base: &str) -> (String, String, String) {
+    let r = h.get(format!("{base}/console/login")).send().await.unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = set.split(';').next().unwrap().to_string();
+    let csrf = csrf_of(&r.text().await.unwrap());
+    (set, cookie, csrf)
+}
+
+/// The session cookie a successful sign-in sets.
+fn session_cookie(r: &reqwest::Response) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("__Host-en_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 /// Signs in over plain HTTPS (no browser): the session cookie and the CSRF token of the
 /// console's pages.
 async fn http_sign_in(
@@ -494,19 +493,7 @@ async fn http_sign_in(
     name: &str,
     password: &str,
 ) -> (String, String) {
-    let csrf_of = |page: &str| {
-        page.split("name=\"csrf\" value=\"")
-            .nth(1)
-            .expect("a form with a CSRF token")
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string()
-    };
-    let login = h.get(format!("{base}/console/login")).send().await.unwrap();
-    let cookie = login.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let csrf = csrf_of(&login.text().await.unwrap());
+    let (_, cookie, csrf) = login_page(h, base).await;
     let r = h
         .post(format!("{base}/console/login"))
         .header("cookie", cookie)
@@ -516,17 +503,7 @@ async fn http_sign_in(
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("__Host-en_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_cookie(&r);
     let page = h
         .get(format!("{base}/console/bulk"))
         .header("cookie", &session)
