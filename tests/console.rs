@@ -10,6 +10,7 @@
 
 mod common;
 
+use base64::Engine;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -303,28 +304,11 @@ async fn the_console_refuses_forged_forms_and_wrong_passwords() {
             .body(body)
             .send()
     };
-    let login_page = h.get(format!("{base}/console/login")).send().await.unwrap();
-    let set = login_page
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let (set, login_cookie, csrf) = login_page(&h, &base).await;
     assert!(
         set.contains("Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
         "{set}"
     );
-    let login_cookie = set.split(';').next().unwrap().to_string();
-    let page = login_page.text().await.unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
 
     // Wrong password, and a login form without its token.
     let r = form(
@@ -357,17 +341,7 @@ async fn the_console_refuses_forged_forms_and_wrong_passwords() {
     .await
     .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("__Host-en_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_cookie(&r);
     let page = h
         .get(format!("{base}/console/"))
         .header("cookie", &session)
@@ -375,15 +349,7 @@ async fn the_console_refuses_forged_forms_and_wrong_passwords() {
         .await
         .unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    let page = page.text().await.unwrap();
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = csrf_of(&page.text().await.unwrap());
     let today = en_api::date::Day::of_unix(now().0);
     let before = s.state.verification.store.fingerprint().await.unwrap();
     for body in [
@@ -483,4 +449,229 @@ async fn wrong_passwords_lock_the_account() {
     assert_eq!(login("alice", password).await, 429);
     assert_eq!(login("bob", bob.expose().to_string()).await, 303);
     s.stop().await.unwrap();
+}
+
+/// The CSRF token of a console page's form.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .expect("a form with a CSRF token")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The login page: its whole `Set-Cookie` header, the cookie to send back, the form's token.
+async fn login_page(h: &reqwest::Client, base: &str) -> (String, String, String) {
+    let r = h.get(format!("{base}/console/login")).send().await.unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = set.split(';').next().unwrap().to_string();
+    let csrf = csrf_of(&r.text().await.unwrap());
+    (set, cookie, csrf)
+}
+
+/// The session cookie a successful sign-in sets.
+fn session_cookie(r: &reqwest::Response) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("__Host-en_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Signs in over plain HTTPS (no browser): the session cookie and the CSRF token of the
+/// console's pages.
+async fn http_sign_in(
+    h: &reqwest::Client,
+    base: &str,
+    name: &str,
+    password: &str,
+) -> (String, String) {
+    let (_, cookie, csrf) = login_page(h, base).await;
+    let r = h
+        .post(format!("{base}/console/login"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&name={name}&password={password}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let session = session_cookie(&r);
+    let page = h
+        .get(format!("{base}/console/bulk"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let csrf = csrf_of(&page.text().await.unwrap());
+    (session, csrf)
+}
+
+/// Redeems a long code as a phone would; the HTTP status.
+async fn redeem(s: &TestServer, code: &str) -> u16 {
+    let body = en_api::verify::padded(
+        &en_api::verify::VerifyRequest {
+            authority: AUTHORITY.into(),
+            code: code.into(),
+            fake: false,
+            padding: None,
+        },
+        en_api::verify::PHONE_REQUEST_BYTES,
+    )
+    .unwrap();
+    post_raw(s, "/v1/verify", "application/json", body).await.0
+}
+
+/// The two machine-sized ways to issue codes: a CSV of test results in the console, and the
+/// back-office API with a key an admin made. Both give codes a phone can redeem; a CSV with a
+/// bad line, a wrong or revoked key and a request without results are refused and issue
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_and_back_office_api_issue_redeemable_codes() {
+    let (s, password) = console_server().await;
+    let base = s.server.admin_url.clone();
+    let h = http(&s);
+    let today = en_api::date::Day::of_unix(now().0);
+    let yesterday = en_api::date::Day(today.0 - 1);
+    let codes = || s.state.verification.store.fingerprint();
+
+    // A CSV: a header, two results; one line says what is wrong with it.
+    let (session, csrf) = http_sign_in(&h, &base, "alice", &password).await;
+    let bulk = |csv: String| {
+        let body = format!("csrf={csrf}&csv={}", url_escape(&csv));
+        h.post(format!("{base}/console/bulk"))
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let before = codes().await.unwrap();
+    for bad in [
+        format!("test_type,test_date,symptom_onset,reference\nconfirmed,{yesterday},,A-1\npositive,{yesterday},,A-2\n"),
+        format!("confirmed,{yesterday},,A-1\nconfirmed,2999-01-01,,A-2\n"),
+    ] {
+        let r = bulk(bad).await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("id=\"error\""), "{page}");
+        assert!(!page.contains("data:text/csv"), "a refused CSV gave codes");
+    }
+    assert_eq!(codes().await.unwrap(), before, "a refused CSV issued codes");
+    let r = bulk(format!(
+        "test_type,test_date,symptom_onset,reference\nconfirmed,{yesterday},,A-1\nlikely,{yesterday},{yesterday},A-2\n"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let page = r.text().await.unwrap();
+    let csv = page
+        .split("data:text/csv;charset=utf-8;base64,")
+        .nth(1)
+        .expect("a CSV of the codes to download")
+        .split('"')
+        .next()
+        .unwrap();
+    let csv = String::from_utf8(B64.decode(csv).unwrap()).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert_eq!((rows[0][0], rows[0][1]), ("A-1", "confirmed"));
+    assert_eq!((rows[1][0], rows[1][1]), ("A-2", "likely"));
+    for row in &rows {
+        assert_eq!(redeem(&s, row[3]).await, 200, "a code from the CSV");
+    }
+
+    // The back office: an API key made for the authority.
+    let file = en_server::datadir::DataDir::new(s.dir()).console_users();
+    let (id, key) = users::add_api_key(&file, AUTHORITY, "lab system", |k| {
+        s.state.verification.hasher.api_key(k)
+    })
+    .unwrap();
+    let api = |key: String, body: serde_json::Value| {
+        h.post(format!("{base}/console/api/v1/codes"))
+            .header("authorization", format!("Bearer {key}"))
+            .json(&body)
+            .send()
+    };
+    let one = serde_json::json!({"tests": [{"test_type": "confirmed", "test_date": yesterday.to_string(), "short": true}]});
+    let before = codes().await.unwrap();
+    for (k, body, status, code) in [
+        (
+            format!("{}x", key.expose()),
+            one.clone(),
+            401,
+            "invalid_api_key",
+        ),
+        (String::new(), one.clone(), 401, "invalid_api_key"),
+        (
+            key.expose().to_string(),
+            serde_json::json!({"tests": []}),
+            400,
+            "",
+        ),
+        (
+            key.expose().to_string(),
+            serde_json::json!({"tests": [{"test_type": "confirmed", "test_date": "2999-01-01"}]}),
+            400,
+            "invalid_test_result",
+        ),
+    ] {
+        let r = api(k, body).await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert!(b["message"].as_str().unwrap().len() > 10, "{b}");
+        if !code.is_empty() {
+            assert_eq!(b["error"], code, "{b}");
+        }
+    }
+    assert_eq!(
+        codes().await.unwrap(),
+        before,
+        "a refused API request issued codes"
+    );
+    let r = api(key.expose().to_string(), one.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let answer: en_api::verify::IssueAnswer = r.json().await.unwrap();
+    assert_eq!(answer.codes.len(), 1);
+    let short = answer.codes[0]
+        .short_code
+        .clone()
+        .expect("a short code was asked for");
+    assert_eq!(short.len(), 8);
+    assert_eq!(redeem(&s, &answer.codes[0].long_code).await, 200);
+    // Single use: the long code's test result is claimed, its short code with it.
+    assert_eq!(redeem(&s, &answer.codes[0].long_code).await, 409);
+
+    // Revoked: refused.
+    users::revoke_api_key(&file, AUTHORITY, &id).unwrap();
+    let r = api(key.expose().to_string(), one).await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    s.stop().await.unwrap();
+}
+
+/// `application/x-www-form-urlencoded` escaping of a form value.
+fn url_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }

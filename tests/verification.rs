@@ -41,15 +41,18 @@ fn test(test_type: TestType, short: bool, now: UnixTime) -> TestResult {
 
 /// Issues one code (a short one too if `short`) as of `at`.
 async fn issue(state: &AppState, short: bool, at: UnixTime) -> IssuedCode {
+    issue_test(state, test(TestType::Confirmed, short, at), at).await
+}
+
+/// Issues a long code for a test result of `test_type` as of `at`.
+async fn issue_type(state: &AppState, test_type: TestType, at: UnixTime) -> IssuedCode {
+    issue_test(state, test(test_type, false, at), at).await
+}
+
+async fn issue_test(state: &AppState, test: TestResult, at: UnixTime) -> IssuedCode {
     state
         .verification
-        .issue(
-            AUTHORITY,
-            "tester",
-            AuditAction::Issued,
-            &[test(TestType::Confirmed, short, at)],
-            at,
-        )
+        .issue(AUTHORITY, "tester", AuditAction::Issued, &[test], at)
         .await
         .unwrap()
         .remove(0)
@@ -164,6 +167,40 @@ async fn a_code_becomes_a_certificate_and_an_upload() {
             .await
             .unwrap();
     assert_eq!(up.accepted_keys, 3);
+    s.stop().await.unwrap();
+}
+
+/// The whole way: a code issued for a likely case, redeemed by a phone that uploads, and its
+/// keys in the next published batch with the code's report type, as another phone downloads
+/// and verifies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_uploaded_with_a_code_reach_a_published_batch() {
+    let mut s = TestServer::start_with(test_config()).await; // a batch every 2 s
+    s.hold_authority_key();
+    let code = issue_type(&s.state, TestType::Likely, now()).await;
+    let keys = s.keys(10);
+    let up = en_client::verify::upload_with_code(&s.client, None, &code.link, &keys, &mut s.rng)
+        .await
+        .unwrap();
+    assert_eq!((up.verified, up.accepted_keys), (TestType::Likely, 10));
+    s.wait_for_window_past(now()).await;
+    let mut phone = s.phone();
+    let synced = s.sync(&mut phone).await;
+    let published: std::collections::BTreeMap<[u8; 16], _> = synced
+        .batches
+        .iter()
+        .flat_map(|(b, _)| b.keys().iter().map(|k| (*k.key.as_bytes(), k.meta)))
+        .collect();
+    for k in &keys {
+        let m = published
+            .get(k.key.as_bytes())
+            .expect("an uploaded key is missing from the published batches");
+        assert_eq!(m.report_type, TestType::Likely.report_type());
+        assert_eq!(
+            (m.rolling_start, m.rolling_period),
+            (k.rolling_start, k.rolling_period)
+        );
+    }
     s.stop().await.unwrap();
 }
 

@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(p) = EntryPayload::from_url(text, "venue.example") {
-            assert_eq!(p.to_url("venue.example").unwrap(), text, "non-canonical URL accepted");
+            assert_eq!(
+                p.to_url("venue.example").unwrap(),
+                text,
+                "non-canonical URL accepted"
+            );
         }
     }
 });

@@ -6,7 +6,9 @@ use en_protocol::venue::{match_entries, try_match, CheckInRecord, CheckInStore, 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((r, e)) = data.split_at_checked(197) else { return };
+    let Some((r, e)) = data.split_at_checked(197) else {
+        return;
+    };
     let (Ok(record), Ok(entry)) = (CheckInRecord::decode(r), TraceEntry::decode(e)) else {
         return;
     };

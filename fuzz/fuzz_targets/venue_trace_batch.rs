@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
             }
             .sign(&en_fuzz::authority_key())
             .unwrap();
-            assert_eq!(again, data, "decode -> encode must reproduce a canonical trace batch");
+            assert_eq!(
+                again, data,
+                "decode -> encode must reproduce a canonical trace batch"
+            );
             let found = match_entries(&CheckInStore::new(), v.entries());
             assert_eq!(found.pairings, 0);
         }

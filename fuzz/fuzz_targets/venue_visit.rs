@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(t) = VisitTracker::decode(data) {
         assert_eq!(t.encode(), data, "non-canonical visit state accepted");
         let mut rng = FixtureRng::new(1);
-        let Some(v) = t.current().cloned() else { return };
+        let Some(v) = t.current().cloned() else {
+            return;
+        };
         let mut a = t.clone();
         let deadline = a.poll_timeout().unwrap();
         assert!(!a.handle_timeout(deadline, &mut rng).is_empty());

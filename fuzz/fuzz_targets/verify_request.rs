@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
         })
     };
     let before = fingerprints();
-    let resp = h.rt.block_on(en_server::http::handle(h.state.clone(), role, req));
+    let resp =
+        h.rt.block_on(en_server::http::handle(h.state.clone(), role, req));
     let status = resp.status();
     assert!(!status.is_server_error(), "5xx for input {data:?}");
     if status.is_client_error() {

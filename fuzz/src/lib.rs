@@ -93,7 +93,9 @@ pub struct Harness {
 }
 
 /// The process-wide harness (built on first use). Phone uploads are not required to be
-/// padded here (`publish_body_bytes = 0`), so that fuzzed bodies reach the deeper checks.
+/// padded here (`publish_body_bytes = 0`), so that fuzzed bodies reach the deeper checks, and
+/// phone answers are not held for the release schedule (`publish_release_period_ms = 0`), so
+/// that an input takes microseconds instead of up to 50 ms.
 pub fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| open_harness(false))
@@ -116,11 +118,16 @@ fn open_harness(hold_key: bool) -> Harness {
     let mut config = en_server::config::Config::default();
     config.batch_period_seconds = 86_400;
     config.publish_body_bytes = 0;
+    config.publish_release_period_ms = 0;
     config.console.phone_request_bytes = 0;
     let opened = rt
         .block_on(en_server::embedded::open(&en_server::embedded::Options {
             config,
-            authority: ("moh.vn".into(), authority_key().public_key(), Some("VN".into())),
+            authority: (
+                "moh.vn".into(),
+                authority_key().public_key(),
+                Some("VN".into()),
+            ),
             clock: Default::default(),
             transport: en_server::Transport::InsecureHttp,
             batch_worker: false,
@@ -146,11 +153,15 @@ fn open_harness(hold_key: bool) -> Harness {
 /// Paths the `verify_request` target chooses from (the last on the admin listener).
 pub const VERIFY_PATHS: [&str; 3] = ["/v1/verify", "/v1/certificate", "/console/api/v1/codes"];
 
-/// Input layout of the `verify_request` target: path, then the JSON body; the body's first
-/// byte also chooses whether an `Authorization` header with a made-up API key is sent.
+/// Input layout of the `verify_request` target: one byte, then the JSON body. The byte chooses
+/// the path (modulo the number of paths) and, with its top bit, whether an `Authorization`
+/// header with a made-up API key is sent.
 pub fn verify_request_from(
     data: &[u8],
-) -> Option<(en_server::Listener, hyper::Request<http_body_util::Full<Bytes>>)> {
+) -> Option<(
+    en_server::Listener,
+    hyper::Request<http_body_util::Full<Bytes>>,
+)> {
     let (head, body) = data.split_first()?;
     let i = usize::from(*head) % VERIFY_PATHS.len();
     let mut b = hyper::Request::builder()

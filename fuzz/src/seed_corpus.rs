@@ -316,5 +316,46 @@ fn main() {
         &en_fuzz::request_bytes(0, 11, 3, 1, b""),
     );
     n += 12;
+    n += verify_seeds(&corpus, today);
     println!("wrote {n} seed inputs under {}", corpus.display());
+}
+
+/// Well-formed requests for `verify_request`: padded redeem and certificate requests, real and
+/// fake (no code was issued, so they are refused or answered as fakes), and a back-office
+/// request for codes with a made-up API key.
+fn verify_seeds(corpus: &Path, today: u32) -> usize {
+    use en_api::verify::{padded, CertificateRequest, VerifyRequest, PHONE_REQUEST_BYTES};
+    let dir = corpus.join("verify_request");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let seed =
+        |name: &str, head: u8, body: Vec<u8>| write(&dir, name, &[&[head][..], &body].concat());
+    for fake in [false, true] {
+        let v = VerifyRequest {
+            authority: "moh.vn".into(),
+            code: "12345678".into(),
+            fake,
+            padding: None,
+        };
+        seed(
+            &format!("verify-{fake}"),
+            0,
+            padded(&v, PHONE_REQUEST_BYTES).unwrap(),
+        );
+        let c = CertificateRequest {
+            token: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 32]),
+            tekmac: b64.encode([9u8; 32]),
+            fake,
+            padding: None,
+        };
+        seed(
+            &format!("certificate-{fake}"),
+            1,
+            padded(&c, PHONE_REQUEST_BYTES).unwrap(),
+        );
+    }
+    let day = en_api::date::Day(today / 144 - 1).to_string();
+    let codes =
+        serde_json::json!({"tests": [{"test_type": "confirmed", "test_date": day, "short": true}]});
+    seed("codes", 0x82, codes.to_string().into_bytes());
+    5
 }

@@ -43,13 +43,8 @@ pub fn page(
             created: utc(k.created_at),
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     html(
-        status,
+        super::web::form_status(&error),
         render(&Accounts {
             t,
             nav: Some(Nav::of(s, "accounts")),

@@ -25,13 +25,8 @@ fn today(ctx: &Ctx, plus: u32) -> String {
 
 /// The issue form, with an error if a submission was refused.
 pub fn form(ctx: &Ctx, s: &Session, error: Option<String>) -> Resp {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     html(
-        status,
+        super::web::form_status(&error),
         render(&Issue {
             t: ctx.t,
             nav: Some(Nav::of(s, "issue")),
@@ -122,13 +117,8 @@ pub async fn submit(state: &Arc<AppState>, ctx: &Ctx, s: &Session, f: &Form) -> 
 
 /// The bulk form, keeping the CSV of a refused submission.
 pub fn bulk_form(ctx: &Ctx, s: &Session, csv: &str, error: Option<String>) -> Resp {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     html(
-        status,
+        super::web::form_status(&error),
         render(&Bulk {
             t: ctx.t,
             nav: Some(Nav::of(s, "bulk")),

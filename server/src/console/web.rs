@@ -45,6 +45,15 @@ pub fn html(status: StatusCode, body: String) -> Resp {
     respond(status, "text/html; charset=utf-8", body)
 }
 
+/// The status of a form page: 422 when it shows why a submission was refused, else 200.
+pub fn form_status<E>(error: &Option<E>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// `303 See Other` to `to` (after a form, so that reloading does not post again).
 pub fn redirect(to: &'static str) -> Resp {
     let mut r = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");

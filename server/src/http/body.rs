@@ -5,10 +5,14 @@
 //! body memory (`limits.max_bodies_in_flight_bytes`): without it, unauthenticated clients
 //! could make the server buffer a full body on every connection at once. A request that
 //! does not fit in the budget gets 503 `server_busy` at once instead of waiting.
+//!
+//! A body refused for its size or content type is still read and thrown away, up to
+//! [`DRAIN_BYTES`] past the cap and for at most [`DRAIN_TIME`], before the 4xx is sent: a client
+//! that is still sending would otherwise see the connection reset instead of the answer.
 
 use bytes::Bytes;
 use en_api::ErrorCode;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::Request;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -28,6 +32,31 @@ impl<B> ReqBody for B where
         + Send
         + 'static
 {
+}
+
+/// How many bytes of a refused body the server reads and throws away, so that the client
+/// reads the refusal instead of a reset connection. Nothing is kept.
+pub const DRAIN_BYTES: usize = 8 << 20;
+
+/// How long the server goes on reading a refused body (a client that stops sending gets
+/// the refusal after this long, not after the request timeout).
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads and discards up to `left` bytes of `body`, until it ends or fails, for at most
+/// [`DRAIN_TIME`].
+async fn drain<B: hyper::body::Body<Data = Bytes>>(body: B, mut left: usize) {
+    let mut body = std::pin::pin!(body);
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(d) = frame.data_ref() {
+                if d.len() >= left {
+                    return;
+                }
+                left -= d.len();
+            }
+        }
+    })
+    .await;
 }
 
 /// A body read into memory, holding its share of the memory budget until dropped.
@@ -50,6 +79,7 @@ pub async fn read_json<B: ReqBody>(
         .unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/json") {
+        drain(req.into_body(), DRAIN_BYTES).await;
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
             "Send the upload as Content-Type: application/json.",
@@ -81,7 +111,10 @@ pub async fn read_limited<B: ReqBody>(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
+    if let Some(len) = declared.filter(|len| *len > max as u64) {
+        if len <= (max + DRAIN_BYTES) as u64 {
+            drain(req.into_body(), DRAIN_BYTES + max).await;
+        }
         return Err(too_large());
     }
     let reserve = declared.map_or(max, |l| l as usize);
@@ -96,17 +129,28 @@ pub async fn read_limited<B: ReqBody>(
             )
         })?;
     // hyper ends a Content-Length body at its length; the cap bounds chunked bodies.
-    match Limited::new(req.into_body(), max).collect().await {
-        Ok(b) => Ok(Body {
-            bytes: b.to_bytes(),
+    let mut body = std::pin::pin!(req.into_body());
+    let mut buf = bytes::BytesMut::new();
+    let read: Result<bool, ()> = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(|_| ())?.into_data() else {
+                continue; // trailers
+            };
+            if buf.len() + data.len() > max {
+                drain(body.as_mut(), DRAIN_BYTES).await;
+                return Ok(false);
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(true)
+    }
+    .await;
+    match read {
+        Ok(true) => Ok(Body {
+            bytes: buf.freeze(),
             _budget: budget,
         }),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
+        Ok(false) => Err(too_large()),
         Err(_) => Err(ApiError::new(
             ErrorCode::IncompleteBody,
             "The request body ended early or was malformed.",
