@@ -41,7 +41,6 @@ use en_protocol::UnixTime;
 use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::Tree;
-use zeroize::Zeroizing;
 
 use self::commit::Committer;
 use self::ledger::{Ledger, TokenHash};
@@ -65,7 +64,8 @@ pub struct SledStore {
     /// The publication cut (see [`Store::advance_cut`]); uploads hold the read side while
     /// they insert, the batcher takes the write side to move it.
     cut: Arc<RwLock<u64>>,
-    secret: Arc<Zeroizing<[u8; 32]>>,
+    /// Keyed hashes of tokens and key sets, as every store makes them.
+    hasher: crate::store::token::TokenHasher,
     committer: Committer,
 }
 

@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use zeroize::Zeroizing;
-
 use super::commit::Committer;
 use super::ledger::{Ledger, Replay, TokenHash};
 use super::record::Record;
@@ -71,7 +69,7 @@ impl SledStore {
             db,
             ledger: Arc::default(),
             cut: Arc::default(),
-            secret: Arc::new(Zeroizing::new(secret)),
+            hasher: crate::store::token::TokenHasher::new(secret),
         };
         let published = s.head_sync()?.map_or(0, |h| h.cut.0);
         let mut l = Ledger {

@@ -18,7 +18,7 @@ use en_protocol::wire::index::IndexEntry;
 use en_protocol::UnixTime;
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::ledger::{Replay, TokenHash};
+use super::ledger::Replay;
 use super::{abort, be, entry_of, quota_key, u64_of, SledStore};
 use crate::store::traces::{PendingTraces, TraceHead, TraceStore};
 use crate::store::{Inserted, StoreError};
@@ -61,17 +61,10 @@ impl SledStore {
         }))
     }
 
-    /// The keyed hash of a trace's token, and the keyed digest of what it traced.
-    fn trace_replay(&self, t: &AcceptedTrace) -> (TokenHash, [u8; 32]) {
-        let token = self.mac(b"en/v1/replay-token", &[&t.token().to_bytes()]);
-        let entries: Vec<u8> = t.entries().iter().flat_map(|e| e.encode()).collect();
-        (token, self.mac(b"en/v1/replay-trace", &[&entries]))
-    }
-
     /// Checks and writes a trace (not yet durable). `Ok(false)`: a retry of a trace stored
     /// before, nothing written.
     fn write_trace(&self, t: &AcceptedTrace, quota: u64) -> Result<bool, StoreError> {
-        let (hash, digest) = self.trace_replay(t);
+        let (hash, digest) = self.hasher.trace_replay_of(t);
         // The ledger lock orders this write against other uploads (quota, replays) and
         // against the batcher reading the pending traces.
         let mut l = self.ledger();

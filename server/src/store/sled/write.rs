@@ -3,8 +3,6 @@
 //! Durability is the group commit's job ([`super::commit`]).
 
 use en_protocol::accept::AcceptedUpload;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::ledger::{HashMap, HashSet, Replay, TokenHash};
@@ -13,34 +11,6 @@ use super::{abort, be, quota_key, SledStore};
 use crate::store::StoreError;
 
 impl SledStore {
-    pub(super) fn mac(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        let mut m = <Hmac<Sha256>>::new_from_slice(self.secret.as_slice()).expect("any key length");
-        m.update(label);
-        for p in parts {
-            m.update(&be(p.len() as u64));
-            m.update(p);
-        }
-        m.finalize().into_bytes().into()
-    }
-
-    /// The keyed hash of an upload's token, and the keyed digest of its keys.
-    pub(super) fn replay_of(&self, u: &AcceptedUpload) -> (TokenHash, [u8; 32]) {
-        let token = self.mac(b"en/v1/replay-token", &[&u.token().to_bytes()]);
-        let mut keys: Vec<[u8; 24]> = u
-            .keys()
-            .iter()
-            .map(|k| {
-                let mut b = [0u8; 24];
-                b[..16].copy_from_slice(k.key.key.as_bytes());
-                b[16..].copy_from_slice(&k.key.meta.to_bytes());
-                b
-            })
-            .collect();
-        keys.sort_unstable();
-        let flat: Vec<u8> = keys.concat();
-        (token, self.mac(b"en/v1/replay-keys", &[&flat]))
-    }
-
     /// End of the publication window of a key released at `release`: the first window end
     /// strictly after it.
     pub(super) fn slot_end(&self, release: u64) -> u64 {
@@ -51,7 +21,7 @@ impl SledStore {
     /// before, nothing written.
     pub(super) fn write(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<bool, StoreError> {
         let replays: Vec<(TokenHash, [u8; 32])> =
-            uploads.iter().map(|u| self.replay_of(u)).collect();
+            uploads.iter().map(|u| self.hasher.replay_of(u)).collect();
         let cut = self.cut.read().expect("cut lock");
         let mut l = self.ledger();
         // A retry: every token was stored before with exactly these keys.
