@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::commit::Committer;
 use super::ledger::{Ledger, Replay, TokenHash};
@@ -14,6 +15,31 @@ const OLD_LAYOUT: &str = "this database uses the store layout of an earlier en-s
     and upload tokens inside the database); publish its pending keys with that version, then \
     start a new data directory";
 
+/// How long [`SledStore::open`] waits for the database's file lock.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the database, waiting up to `wait` while its file lock is held. sled takes an
+/// exclusive `flock` on its file and refuses at once if it is taken; when a store in this same
+/// process has just been closed, sled's background threads can still hold the file for a
+/// moment after the last handle went (a reopen right after `close` failed with `WouldBlock`
+/// about once in a hundred tries under load), so a lock refusal is retried. Another process
+/// holding the database still gets the refusal, after `wait`.
+fn open_waiting_for_lock(config: &sled::Config, wait: Duration) -> Result<sled::Db, sled::Error> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match config.open() {
+            // sled 0.34 reports a taken lock only as this `Io` error (config.rs, `try_lock`).
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (creating if needed) the store at `path`; `period` is the batch period (it decides
     /// the publication window of a pending key); `secret` keys the token hashes. Must run
@@ -21,11 +47,11 @@ impl SledStore {
     pub fn open(path: &Path, period: u64, secret: [u8; 32]) -> Result<Self, StoreError> {
         // No periodic background flush: every write is followed by an explicit commit
         // (`commit`), which is what makes it durable.
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()?;
+            .flush_every_ms(None);
+        let db = open_waiting_for_lock(&config, LOCK_WAIT)?;
         Self::from_db(db, Some(path.to_path_buf()), period, secret)
     }
 
