@@ -40,6 +40,15 @@ impl SelfReportKey {
         }
     }
 
+    /// The key derived from a 32-byte secret `seed` (RFC 9497 §3.2.1 `DeriveKeyPair`, empty
+    /// info): the server keeps the seed in its data directory.
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        SelfReportKey(
+            VoprfServer::<Suite>::new_from_seed(seed, b"")
+                .expect("a 32-byte seed derives a key (failure has probability 2^-255)"),
+        )
+    }
+
     /// Decodes [`SECRET_KEY_LEN`] bytes: a canonical, non-zero scalar (little endian).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, SelfReportError> {
         let b: [u8; SECRET_KEY_LEN] = exact(bytes, "secret key")?;
