@@ -31,10 +31,8 @@ async fn kit_codes(s: &TestServer, n: usize) -> Vec<String> {
 fn code_of(e: &Error) -> String {
     match e {
         Error::SelfReport(e) => e.code().to_string(),
-        e => e
-            .error_code()
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_else(|| format!("{e}")),
+        Error::Refused(r) => r.code.clone(),
+        e => format!("{e}"),
     }
 }
 
