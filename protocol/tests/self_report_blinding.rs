@@ -22,7 +22,7 @@ fn bit_counts(input: [u8; 32], rng: &mut ChaCha20Rng, seen: &mut BTreeSet<[u8; 3
         let bytes = b.to_bytes();
         assert!(seen.insert(bytes), "a blinded element repeated");
         for (i, c) in counts.iter_mut().enumerate() {
-            *c += u32::from(bytes[i / 8] >> (i % 8) & 1);
+            *c += u32::from((bytes[i / 8] >> (i % 8)) & 1);
         }
     }
     counts

@@ -105,38 +105,6 @@ pub async fn create(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_typed_leniently_and_strictly_checked() {
-        let c = draw(&mut rand::rngs::OsRng);
-        assert_eq!(c.len(), KIT_CODE_LEN);
-        let printed = grouped(&c);
-        assert_eq!(printed.len(), KIT_CODE_LEN + 4);
-        assert_eq!(normalize(&printed).as_deref(), Some(c.as_str()));
-        assert_eq!(
-            normalize(&printed.to_uppercase().replace('-', " ")).as_deref(),
-            Some(c.as_str())
-        );
-        assert_eq!(
-            normalize("OIL0-1234-5678-9abc-defg").as_deref(),
-            Some("0110123456789abcdefg")
-        );
-        for bad in [
-            "",
-            "0123",
-            "0123456789abcdefghj",
-            "0123456789abcdefghjkm",
-            "0123456789abcdefghju",
-            "0123456789abcdefghé1",
-        ] {
-            assert_eq!(normalize(bad), None, "{bad}");
-        }
-    }
-}
-
 /// `en-server selfreport kits`: opens the configured code store, creates `count` kit codes
 /// and writes them, one per line, to `out` (created 0600, never overwritten). With sled, the
 /// server must not be running (sled locks its database); PostgreSQL is shared.
@@ -174,4 +142,36 @@ pub async fn create_file(
     let text = Zeroizing::new(kits.join("\n") + "\n");
     en_api::keyfile::write_new(out, text.as_bytes(), true)?;
     Ok(kits.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_typed_leniently_and_strictly_checked() {
+        let c = draw(&mut rand::rngs::OsRng);
+        assert_eq!(c.len(), KIT_CODE_LEN);
+        let printed = grouped(&c);
+        assert_eq!(printed.len(), KIT_CODE_LEN + 4);
+        assert_eq!(normalize(&printed).as_deref(), Some(c.as_str()));
+        assert_eq!(
+            normalize(&printed.to_uppercase().replace('-', " ")).as_deref(),
+            Some(c.as_str())
+        );
+        assert_eq!(
+            normalize("OIL0-1234-5678-9abc-defg").as_deref(),
+            Some("0110123456789abcdefg")
+        );
+        for bad in [
+            "",
+            "0123",
+            "0123456789abcdefghj",
+            "0123456789abcdefghjkm",
+            "0123456789abcdefghju",
+            "0123456789abcdefghé1",
+        ] {
+            assert_eq!(normalize(bad), None, "{bad}");
+        }
+    }
 }
