@@ -79,6 +79,12 @@ error_codes! {
     MalformedToken = ("malformed_token", 400),
     /// A test result the server cannot issue a code for (type, dates).
     InvalidTestResult = ("invalid_test_result", 400),
+    /// A test-kit code that is not 20 characters of the code alphabet (dashes and spaces aside).
+    MalformedKitCode = ("malformed_kit_code", 400),
+    /// A blinded element that is not 32 bytes of base64 encoding a valid ristretto255 element.
+    InvalidBlindedElement = ("invalid_blinded_element", 400),
+    /// A self-report token whose input is not 32 or whose output is not 64 bytes of base64.
+    MalformedSelfReportToken = ("malformed_self_report_token", 400),
     /// A signature check failed.
     BadSignature = ("bad_signature", 401),
     /// The signing authority is not registered.
@@ -97,6 +103,13 @@ error_codes! {
     UnknownToken = ("unknown_token", 401),
     /// The verification token has expired.
     TokenExpired = ("token_expired", 401),
+    /// No such test-kit code (never issued, mistyped, or purged after expiry).
+    UnknownKitCode = ("unknown_kit_code", 401),
+    /// The test-kit code has expired.
+    KitCodeExpired = ("kit_code_expired", 401),
+    /// The self-report token's output is not the server's evaluation of its input (forged,
+    /// or issued under a key since rotated).
+    InvalidSelfReportToken = ("invalid_self_report_token", 401),
     /// A back-office request without a valid API key.
     InvalidApiKey = ("invalid_api_key", 401),
     /// The authority has been revoked.
@@ -107,6 +120,8 @@ error_codes! {
     NotFound = ("not_found", 404),
     /// No such batch (never published, or expired).
     BatchNotFound = ("batch_not_found", 404),
+    /// Self-reports are not enabled on this server (no self-report authority configured).
+    SelfReportDisabled = ("self_report_disabled", 404),
     /// The endpoint does not support the method (the answer lists the allowed ones in `Allow`).
     MethodNotAllowed = ("method_not_allowed", 405),
     /// The request took longer than the request timeout to arrive.
@@ -119,6 +134,10 @@ error_codes! {
     CodeUsed = ("code_used", 409),
     /// The verification token was already used.
     TokenUsed = ("token_used", 409),
+    /// The test-kit code was already used.
+    KitCodeUsed = ("kit_code_used", 409),
+    /// The self-report token was already redeemed.
+    SelfReportTokenUsed = ("self_report_token_used", 409),
     /// The body is larger than allowed.
     BodyTooLarge = ("body_too_large", 413),
     /// An upload without `Content-Type: application/json`.
@@ -129,6 +148,8 @@ error_codes! {
     CodeRateLimited = ("code_rate_limited", 429),
     /// The authority has as many unexpired short codes as allowed; issue long codes.
     TooManyShortCodes = ("too_many_short_codes", 429),
+    /// The self-report authority's daily self-report quota is used up.
+    SelfReportQuotaExceeded = ("self_report_quota_exceeded", 429),
     /// The store failed.
     StorageError = ("storage_error", 500),
     /// The server is at its limit of request bodies in memory; try again shortly.

@@ -6,6 +6,7 @@
 //! - [`json`]: the JSON bodies of the HTTP API (`spec/api.md`);
 //! - [`ErrorCode`]: every error code the server answers with, its HTTP status and when it is
 //!   used — the one table; a test checks it against `spec/api.md`;
+//! - [`self_report`]: the self-report endpoints' bodies (VOPRF tokens for test-kit codes);
 //! - [`verify`] and [`date`]: verification codes, their JSON bodies and calendar dates;
 //! - [`keyfile`]: the files people pass around: a phone's keys (`KEYS.json`), signing keys
 //!   (secret, mode 0600, labelled so they are never mistaken for public keys) and public keys;
@@ -28,6 +29,7 @@ pub mod date;
 mod error_code;
 pub mod json;
 pub mod keyfile;
+pub mod self_report;
 pub mod venue_files;
 pub mod verify;
 

@@ -136,10 +136,14 @@ pub enum TestType {
     Likely,
     /// A negative test: keys are published as `revoked`, which phones ignore.
     Negative,
+    /// A self-report (a home test, spec/self-report.md): only the self-report service issues
+    /// it, never staff (not in [`TestType::ALL`]).
+    #[serde(rename = "self-report")]
+    SelfReport,
 }
 
 impl TestType {
-    /// Every test type.
+    /// Every test type staff may issue codes for.
     pub const ALL: [TestType; 3] = [TestType::Confirmed, TestType::Likely, TestType::Negative];
 
     /// The report type its certificates carry.
@@ -149,6 +153,7 @@ impl TestType {
             TestType::Confirmed => R::ConfirmedTest,
             TestType::Likely => R::ConfirmedClinicalDiagnosis,
             TestType::Negative => R::Revoked,
+            TestType::SelfReport => R::SelfReport,
         }
     }
 
@@ -158,6 +163,7 @@ impl TestType {
             TestType::Confirmed => "confirmed",
             TestType::Likely => "likely",
             TestType::Negative => "negative",
+            TestType::SelfReport => "self-report",
         }
     }
 
@@ -172,12 +178,16 @@ impl TestType {
             TestType::Confirmed => 1,
             TestType::Likely => 2,
             TestType::Negative => 3,
+            TestType::SelfReport => 4,
         }
     }
 
     /// Parses [`TestType::code`].
     pub fn from_code(c: u8) -> Option<TestType> {
-        Self::ALL.into_iter().find(|t| t.code() == c)
+        Self::ALL
+            .into_iter()
+            .chain([TestType::SelfReport])
+            .find(|t| t.code() == c)
     }
 }
 

@@ -20,6 +20,10 @@ pub enum Error {
     /// The server refused the request.
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// A self-report answer the phone refuses (a proof that does not verify for the key it
+    /// holds, or a malformed element): nothing is kept.
+    #[error("self-report answer refused: {0}")]
+    SelfReport(#[from] en_protocol::selfreport::SelfReportError),
     /// The server's answer was not what the API promises.
     #[error("the server's answer is not valid: {0}")]
     BadAnswer(&'static str),

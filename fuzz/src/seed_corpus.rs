@@ -202,6 +202,7 @@ fn main() {
             "venue-trace-index" => "trace_index",
             "venue-match" => "venue_match",
             "phone-state" => "phone_state",
+            "self-report" => "self_report",
             other => panic!("unknown format {other}"),
         };
         for vec in v["vectors"].as_array().unwrap() {

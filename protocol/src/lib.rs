@@ -50,6 +50,7 @@ pub mod keys;
 pub mod matching;
 pub mod phone;
 pub mod risk;
+pub mod selfreport;
 pub mod tekmac;
 pub mod time;
 pub mod validate;

@@ -8,6 +8,7 @@
 //!   codes.key              0600  secret that keys the hashes of verification codes, tokens,
 //!                                API keys and console sessions
 //!   authority-keys/*.key   0600  signing keys the server holds for console authorities
+//!   selfreport.key         0600  seed of the self-report VOPRF key (spec/self-report.md)
 //!   console-users.json     0600  console accounts (Argon2id hashes) and API keys (keyed hashes)
 //!   export-keys/*.key      0600  export signing keys
 //!   tls/cert.pem, key.pem        TLS certificate; key 0600

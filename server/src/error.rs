@@ -343,3 +343,26 @@ impl From<crate::verification::CodeError> for ApiError {
         ApiError::new(code, msg)
     }
 }
+
+impl From<crate::selfreport::SelfReportError> for ApiError {
+    fn from(e: crate::selfreport::SelfReportError) -> Self {
+        use crate::selfreport::SelfReportError as E;
+        use crate::store::codes::Refusal as R;
+        use ErrorCode as C;
+        let (code, msg) = match e {
+            E::Disabled => (C::SelfReportDisabled, "Self-reports are not enabled on this server."),
+            E::MalformedKitCode => (C::MalformedKitCode, "The kit code must be the 20 letters and digits printed in the test kit."),
+            E::InvalidBlinded => (C::InvalidBlindedElement, "The blinded element must be 32 bytes of standard base64 encoding a ristretto255 element; the kit code was not used."),
+            E::MalformedToken => (C::MalformedSelfReportToken, "The token's input must be 32 bytes and its output 64 bytes of standard base64."),
+            E::Kit(R::Unknown) => (C::UnknownKitCode, "There is no such kit code; check it and try again."),
+            E::Kit(R::Expired) => (C::KitCodeExpired, "The kit code has expired."),
+            E::Kit(R::Used) => (C::KitCodeUsed, "The kit code has already been used."),
+            E::InvalidToken => (C::InvalidSelfReportToken, "The token does not verify under this server's self-report key."),
+            E::TokenUsed => (C::SelfReportTokenUsed, "The token has already been redeemed."),
+            E::Quota => (C::SelfReportQuotaExceeded, "Today's self-reports are used up; try again tomorrow."),
+            E::Code(e) => return e.into(),
+            E::Store(e) => return e.into(),
+        };
+        ApiError::new(code, msg)
+    }
+}

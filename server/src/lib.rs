@@ -48,6 +48,7 @@ pub mod jsonfile;
 pub mod metrics;
 pub mod objects;
 pub mod registry;
+pub mod selfreport;
 pub mod state;
 pub mod store;
 pub mod tls;

@@ -67,6 +67,14 @@ enum Command {
         #[command(subcommand)]
         action: ConsoleCmd,
     },
+    /// Self-reports (spec/self-report.md): test-kit codes.
+    Selfreport {
+        /// Data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR, global = true)]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: SelfreportCmd,
+    },
     /// Add a new export signing key (for rotation). It is listed in export_keys; make it
     /// active by setting active_export_key in config.toml and restarting.
     ExportKey {
@@ -76,6 +84,23 @@ enum Command {
         /// File name under export-keys/.
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SelfreportCmd {
+    /// Create one-time test-kit codes (20 characters, 100 bits, printed as xxxx-xxxx-xxxx-xxxx-xxxx)
+    /// and write them to FILE, one per line (mode 0600; never overwritten). Only their keyed
+    /// hashes are stored, with an expiry of console.kit_code_lifetime_days; print them into
+    /// the kits and delete FILE. With the sled store, stop the server first (sled locks its
+    /// database); with PostgreSQL, it may run.
+    Kits {
+        /// How many codes (1 to 1000000).
+        #[arg(long)]
+        count: usize,
+        /// Where to write them (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -319,6 +344,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             console_command(&datadir::DataDir::new(&dir).console_users(), action)
+        }
+        Command::Selfreport {
+            dir,
+            action: SelfreportCmd::Kits { count, out },
+        } => {
+            let cfg = Config::load(&dir.join(CONFIG_FILE))?;
+            let now = en_protocol::UnixTime(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs(),
+            );
+            let n = tokio::runtime::Runtime::new()?.block_on(
+                en_server::selfreport::kits::create_file(&cfg, count, &out, now),
+            )?;
+            println!("wrote {n} kit codes to {}", out.display());
+            Ok(())
         }
         Command::ExportKey { dir, name } => {
             if name.contains('/') || name.contains("..") {

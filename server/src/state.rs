@@ -55,6 +55,8 @@ pub struct AppState {
     pub padding_seed: Option<u64>,
     /// Verification codes, tokens and the certificates signed for phones.
     pub verification: Arc<Verification>,
+    /// Self-reports: the VOPRF key (`selfreport.key`).
+    pub self_report: crate::selfreport::SelfReport,
     /// The health authority console's sessions and throttles (admin listener).
     pub console: crate::console::Console,
     /// Time source.
@@ -192,7 +194,10 @@ impl AppState {
             .await?,
         );
         let console = crate::console::Console::new(&cfg);
+        let self_report =
+            crate::selfreport::SelfReport::open(&d.path().join(crate::selfreport::KEY_FILE))?;
         let state = Arc::new(AppState {
+            self_report,
             padding_seed,
             decoy,
             policy,

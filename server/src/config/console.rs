@@ -51,6 +51,17 @@ pub struct ConsoleSettings {
     pub login_failures_per_minute: u32,
     /// Days of daily statistics and audit log kept.
     pub history_days: u64,
+    /// The authority self-reports are certified for (registered with `--server-key`); empty:
+    /// self-reports are disabled (spec/self-report.md).
+    pub self_report_authority: String,
+    /// Verification codes of type self-report issued per UTC day at most (the per-authority
+    /// quota of self-reports).
+    pub self_report_daily_codes: u64,
+    /// Days a test-kit code stays valid after `en-server selfreport kits` created it.
+    pub kit_code_lifetime_days: u64,
+    /// Days a redeemed self-report token is remembered (refused if redeemed again); at least
+    /// as long as the self-report key is used.
+    pub self_report_token_days: u64,
 }
 
 impl Default for ConsoleSettings {
@@ -73,6 +84,10 @@ impl Default for ConsoleSettings {
             login_lockout_seconds: 900,
             login_failures_per_minute: 30,
             history_days: 400,
+            self_report_authority: String::new(),
+            self_report_daily_codes: 1000,
+            kit_code_lifetime_days: 365,
+            self_report_token_days: 730,
         }
     }
 }
@@ -107,6 +122,8 @@ impl ConsoleSettings {
             self.session_idle_seconds,
             self.session_max_seconds,
             self.max_test_age_days,
+            self.kit_code_lifetime_days,
+            self.self_report_token_days,
         ];
         if positive.contains(&0) || self.max_codes_per_request == 0 {
             return Err("console: lifetimes, session limits, max_test_age_days and max_codes_per_request must be positive".into());
@@ -135,6 +152,10 @@ impl ConsoleSettings {
 
 /// Comments of the `[console]` settings, in file order (for the template).
 pub(super) const COMMENTS: &[(&str, &str)] = &[
+    ("self_report_authority", "The authority self-reports are certified for (registered with --server-key); empty\n# disables self-reports (POST /v1/self-report/*; spec/self-report.md). Use an authority of\n# its own: self_report_daily_codes counts every code issued for it."),
+    ("self_report_daily_codes", "Self-report verification codes issued per UTC day at most (the self-report quota)."),
+    ("kit_code_lifetime_days", "Days a test-kit code (en-server selfreport kits) stays valid."),
+    ("self_report_token_days", "Days a redeemed self-report token is remembered and refused again (at least as long\n# as the self-report key is in use)."),
     ("short_code_lifetime_seconds", "Seconds a short code (8 digits, read out on the phone) stays valid."),
     ("long_code_lifetime_seconds", "Seconds a long code (16 characters: a link, an SMS, a QR code) stays valid."),
     ("max_outstanding_short_codes", "Unexpired, unused short codes one authority may hold (N). With the two settings\n# below it bounds random guessing: 24 x failed_short_codes_per_hour x N / 10^8 must stay\n# below 10^-3 expected successful guesses per day (checked at start; spec/verification.md)."),

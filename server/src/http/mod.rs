@@ -10,6 +10,7 @@ mod body;
 mod conn;
 mod download;
 mod router;
+mod selfreport;
 mod traces;
 mod upload;
 mod verify;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hyper::{Method, Request};
 
-use super::{admin, body, download, traces, upload, verify, ReqBody, Resp};
+use super::{admin, body, download, selfreport, traces, upload, verify, ReqBody, Resp};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -26,6 +26,9 @@ enum Route {
     Publish,
     Verify,
     Certificate,
+    SelfReportKey,
+    SelfReportTokens,
+    SelfReportRedeem,
     Console,
     Index,
     Config,
@@ -49,6 +52,9 @@ fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
         (Listener::Public, "/v1/publish") => (Route::Publish, POST),
         (Listener::Public, "/v1/verify") => (Route::Verify, POST),
         (Listener::Public, "/v1/certificate") => (Route::Certificate, POST),
+        (Listener::Public, "/v1/self-report/key") => (Route::SelfReportKey, GET),
+        (Listener::Public, "/v1/self-report/tokens") => (Route::SelfReportTokens, POST),
+        (Listener::Public, "/v1/self-report/redeem") => (Route::SelfReportRedeem, POST),
         (Listener::Admin, p) if p == "/" || p == "/console" || p.starts_with("/console/") => {
             (Route::Console, "")
         }
@@ -77,7 +83,14 @@ pub async fn route<B: ReqBody>(
             "There is no such endpoint; see spec/api.md.",
         )
     })?;
-    if matches!(route, Route::Publish | Route::Verify | Route::Certificate) {
+    if matches!(
+        route,
+        Route::Publish
+            | Route::Verify
+            | Route::Certificate
+            | Route::SelfReportTokens
+            | Route::SelfReportRedeem
+    ) {
         // Phone requests: whatever the outcome, the answer leaves on the release schedule.
         let r = phone(state, route, req, allow).await;
         state.publish_release().await;
@@ -100,9 +113,15 @@ pub async fn route<B: ReqBody>(
         Route::CasesBulk => {
             upload::cases_bulk(state, body::read_json(state, req, true).await?).await
         }
-        Route::Publish | Route::Verify | Route::Certificate | Route::Console => {
+        Route::Publish
+        | Route::Verify
+        | Route::Certificate
+        | Route::SelfReportTokens
+        | Route::SelfReportRedeem
+        | Route::Console => {
             unreachable!("handled above")
         }
+        Route::SelfReportKey => selfreport::key(state),
         Route::Index => download::index(state),
         Route::Config => download::config(state),
         Route::Batch => download::batch(state, &path["/v1/batches/".len()..], req.headers()).await,
@@ -140,6 +159,8 @@ async fn phone<B: ReqBody>(
     match route {
         Route::Verify => verify::verify(state, body).await,
         Route::Certificate => verify::certificate(state, body).await,
+        Route::SelfReportTokens => selfreport::tokens(state, body).await,
+        Route::SelfReportRedeem => selfreport::redeem(state, body).await,
         _ => upload::publish(state, body).await,
     }
 }

@@ -39,6 +39,16 @@ impl Hasher {
         )
     }
 
+    /// The hash of a normalized test-kit code (spec/self-report.md).
+    pub fn kit(&self, code: &str) -> Hash {
+        self.mac(b"en/v1/kit-code", &[code.as_bytes()])
+    }
+
+    /// The hash of a redeemed self-report token's input (the used set).
+    pub fn self_report_input(&self, input: &[u8; 32]) -> Hash {
+        self.mac(b"en/v1/self-report-input", &[input])
+    }
+
     /// The hash of a token's 32 bytes.
     pub fn token(&self, token: &[u8; 32]) -> Hash {
         self.mac(b"en/v1/token", &[token])
