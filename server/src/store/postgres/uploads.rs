@@ -86,6 +86,9 @@ fn group_counts(uploads: &[AcceptedUpload]) -> BTreeMap<(i64, String), i64> {
     m
 }
 
+/// One `diagnosis_keys` row: TEK, metadata, slot, expiry, destinations.
+type KeyRow = ([u8; 16], [u8; 8], i64, i64, String);
+
 /// Writes the rows of `uploads` in `tx` (not committed) and reports what the database took.
 async fn write(
     s: &PgStore,
@@ -107,7 +110,7 @@ async fn write(
         .map(|(u, (h, d))| (&h[..], &d[..], u.token_expires_at().0 as i64))
         .collect();
     token_rows.sort_unstable();
-    let mut key_rows: Vec<([u8; 16], [u8; 8], i64, i64, String)> = uploads
+    let mut key_rows: Vec<KeyRow> = uploads
         .iter()
         .enumerate()
         .flat_map(|(i, u)| {
