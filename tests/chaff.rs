@@ -41,6 +41,7 @@ async fn real_and_fake_uploads_look_the_same() {
                 hmac_key: B64.encode(rng.gen::<[u8; 32]>()),
                 keys: keys.iter().map(JsonKey::from_upload_key).collect(),
                 fake: true,
+                visited_regions: Vec::new(),
                 padding: None,
             }
         } else {

@@ -667,6 +667,30 @@ async fn certified_upload_rules() {
             .await;
         }
     }
+    // visited_regions (spec/federation.md §1), real or fake alike.
+    let seventeen: Vec<String> = (0..17).map(|i| format!("R{i}")).collect();
+    for (value, code) in [
+        (json!(seventeen), "too_many_visited_regions"),
+        (json!(["vn-kg"]), "invalid_visited_region"),
+        (json!([""]), "invalid_visited_region"),
+        (json!(["VN-KG", "VN-KG"]), "invalid_visited_region"),
+        (json!(["VN-KG", "VN"]), "invalid_visited_region"),
+    ] {
+        for fake in [false, true] {
+            let mut body = s.certified_body(&k, ReportType::ConfirmedTest, 3600);
+            body["visited_regions"] = value.clone();
+            body["fake"] = json!(fake);
+            rejected(
+                &s,
+                "/v1/publish",
+                "application/json",
+                serde_json::to_vec(&body).unwrap(),
+                400,
+                code,
+            )
+            .await;
+        }
+    }
     let mut body = s.certified_body(&k, ReportType::ConfirmedTest, 3600);
     body["keys"][0]["key"] = json!(B64.encode([1u8; 15]));
     body["fake"] = json!(true);

@@ -47,6 +47,11 @@ error_codes! {
     NoKeys = ("no_keys", 400),
     /// More keys than allowed in one upload.
     TooManyKeys = ("too_many_keys", 400),
+    /// More than 16 entries in a phone upload's `visited_regions`.
+    TooManyVisitedRegions = ("too_many_visited_regions", 400),
+    /// A `visited_regions` entry that is not a region code, is listed twice, or is the
+    /// server's own region.
+    InvalidVisitedRegion = ("invalid_visited_region", 400),
     /// A key starts in the future.
     KeyInFuture = ("key_in_future", 400),
     /// A key is older than the maximum key age.
@@ -122,6 +127,8 @@ error_codes! {
     BatchNotFound = ("batch_not_found", 404),
     /// Self-reports are not enabled on this server (no self-report authority configured).
     SelfReportDisabled = ("self_report_disabled", 404),
+    /// `/v1/federation/{REGION}/…` for a region this server publishes no federation chain for.
+    UnknownFederationRegion = ("unknown_federation_region", 404),
     /// The endpoint does not support the method (the answer lists the allowed ones in `Allow`).
     MethodNotAllowed = ("method_not_allowed", 405),
     /// The request took longer than the request timeout to arrive.

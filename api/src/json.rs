@@ -61,9 +61,59 @@ pub struct PublishUpload {
     /// A chaff upload: answered like a real one, stores nothing.
     #[serde(default)]
     pub fake: bool,
+    /// Regions the person visited in the last 14 days (spec/federation.md §1): at most
+    /// [`MAX_VISITED_REGIONS`] distinct region codes, not the server's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visited_regions: Vec<String>,
     /// Ignored; lets clients make every request the same size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub padding: Option<String>,
+}
+
+/// Most entries of [`PublishUpload::visited_regions`].
+pub const MAX_VISITED_REGIONS: usize = 16;
+
+/// Why `visited_regions` is refused (the message names the entry, never a key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VisitedRegionsError {
+    /// More than [`MAX_VISITED_REGIONS`] entries.
+    #[error("at most {MAX_VISITED_REGIONS} visited regions are accepted, the upload names {0}")]
+    TooMany(usize),
+    /// An entry is not a region code.
+    #[error("visited region {0} is not a region code (1-16 of A-Z 0-9 -)")]
+    Invalid(usize),
+    /// An entry appears twice.
+    #[error("visited region {0} is listed twice")]
+    Duplicate(usize),
+    /// An entry is the server's own region.
+    #[error("visited region {0} is this server's own region")]
+    OwnRegion(usize),
+}
+
+/// Checks `visited` (the upload's `visited_regions`) against the rules of spec/federation.md
+/// §1 and returns the regions sorted (the canonical stored form).
+pub fn check_visited_regions(
+    visited: &[String],
+    own: &en_protocol::wire::Region,
+) -> Result<Vec<en_protocol::wire::Region>, VisitedRegionsError> {
+    if visited.len() > MAX_VISITED_REGIONS {
+        return Err(VisitedRegionsError::TooMany(visited.len()));
+    }
+    let mut out = Vec::with_capacity(visited.len());
+    for (i, r) in visited.iter().enumerate() {
+        let region =
+            en_protocol::wire::Region::new(r).map_err(|_| VisitedRegionsError::Invalid(i))?;
+        if &region == own {
+            return Err(VisitedRegionsError::OwnRegion(i));
+        }
+        if out.contains(&region) {
+            return Err(VisitedRegionsError::Duplicate(i));
+        }
+        out.push(region);
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Every `POST /v1/publish` body is padded to exactly this many bytes by default (the

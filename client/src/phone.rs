@@ -37,6 +37,7 @@ pub async fn upload(
         hmac_key: hmac_key_b64.trim().to_string(),
         keys: keys.iter().map(JsonKey::from_upload_key).collect(),
         fake: false,
+        visited_regions: Vec::new(),
         padding: None,
     };
     let r: UploadAccepted = client.post_raw("/v1/publish", padded(&body)?).await?;
@@ -70,6 +71,7 @@ pub async fn chaff(
         hmac_key: b64.encode(hmac_key),
         keys: keys.iter().map(JsonKey::from_upload_key).collect(),
         fake: true,
+        visited_regions: Vec::new(),
         padding: None,
     };
     let _: UploadAccepted = client.post_raw("/v1/publish", padded(&body)?).await?;

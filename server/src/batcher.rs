@@ -156,7 +156,11 @@ async fn close_key_window(
         window_start = h.window_end;
     }
     state.store.advance_cut(boundary).await?;
-    let real = state.store.released_before(boundary).await?;
+    let released = state.store.released_destined(boundary).await?;
+    // The federation chains' batches of this window first: once the own batch is published
+    // these keys are no longer pending (spec/federation.md §2).
+    crate::federation::outbound::close_windows(state, window_start, boundary, &released).await?;
+    let real: Vec<_> = released.into_iter().map(|(k, _)| k).collect();
     let n_real = real.len();
     let (region, min, key) = (
         state.cfg.region.clone(),
@@ -232,6 +236,7 @@ async fn publish_index(state: &AppState) -> Result<(), Error> {
 pub async fn apply_retention(state: &AppState, now: UnixTime) -> Result<(), Error> {
     crate::traces::apply_trace_retention(state, now).await?;
     let oldest = now.minus(state.cfg.config.retention_days * 86_400);
+    crate::federation::outbound::apply_retention(state, oldest).await?;
     let removed = state.store.prune(now, oldest).await?;
     if removed.is_empty() {
         return Ok(());

@@ -43,6 +43,7 @@ pub mod console;
 pub mod datadir;
 pub mod embedded;
 pub mod error;
+pub mod federation;
 pub mod http;
 pub mod jsonfile;
 pub mod metrics;

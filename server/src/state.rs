@@ -216,6 +216,7 @@ impl AppState {
         });
         // One process writes the published objects: the one that holds the batch lock
         // (always, with sled). Another replica serves what that one published.
+        crate::federation::outbound::open_chains(&state).await?;
         if state.store.batch_lock().await.unwrap_or(false) {
             state.refresh_signed().await?;
         } else {
@@ -267,6 +268,7 @@ impl AppState {
         o.put_index(index, listed)
             .await
             .map_err(|e| Error::io("write", o.location(), e))?;
+        crate::federation::outbound::refresh_indexes(self, now).await?;
         crate::traces::refresh_trace_index(self, now).await
     }
 }

@@ -278,8 +278,10 @@ async fn tokens_are_kept_apart_as_keyed_hashes_until_they_expire() {
              WHERE table_name = 'diagnosis_keys'",
         )
         .unwrap();
+    // `destinations`: the federation chains the key also goes to (spec/federation.md §1),
+    // only regions this server federates with, never who uploaded.
     assert_eq!(
-        columns, "expiry,meta,slot,tek",
+        columns, "destinations,expiry,meta,slot,tek",
         "a key row says nothing about its upload"
     );
     // The token's record goes when it expires (a case report's nonce: the report age).

@@ -6,6 +6,7 @@
 
 mod console;
 mod deploy;
+mod federation;
 mod risk;
 mod template;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use console::ConsoleSettings;
 pub use deploy::{DirSetting, ObjectsSetting, PostgresSetting, S3Setting, StoreSetting};
+pub use federation::{Federation, FederationSettings, PeerSetting};
 pub use risk::RiskSettings;
 
 use crate::error::Error;
@@ -91,6 +93,8 @@ pub struct Config {
     pub risk: RiskSettings,
     /// Verification codes and the health authority console.
     pub console: ConsoleSettings,
+    /// Federation with other regions' servers (spec/federation.md).
+    pub federation: FederationSettings,
 }
 
 /// Limits that keep slow or hostile clients from holding the server.
@@ -170,6 +174,7 @@ impl Default for Config {
             limits: Limits::default(),
             risk: RiskSettings::default(),
             console: ConsoleSettings::default(),
+            federation: FederationSettings::default(),
         }
     }
 }
@@ -186,6 +191,8 @@ pub struct Resolved {
     pub region: Region,
     /// Parsed audience.
     pub audience: Audience,
+    /// Parsed federation settings.
+    pub federation: Federation,
 }
 
 impl Resolved {
@@ -298,11 +305,13 @@ impl Config {
             .map_err(|_| bad("region must be 1-16 of A-Z 0-9 -".into()))?;
         let audience = Audience::new(&self.audience)
             .map_err(|_| bad("audience must be 1-128 printable ASCII characters".into()))?;
+        let federation = self.federation.check(&region).map_err(bad)?;
         Ok(Resolved {
             data_dir,
             config: self,
             region,
             audience,
+            federation,
         })
     }
 

@@ -57,6 +57,23 @@ const RISK_HEADER: &str =
 # Weights are hundredths (100 = 1.0, at most 250). infectiousness_by_dsos: 29 values for days
 # since symptom onset -14..=14; 0 none, 1 standard, 2 high.";
 
+const FEDERATION_HEADER: &str =
+    "# Federation with other regions' servers (spec/federation.md). Empty: none.
+# outbound_regions: regions this server publishes a federation chain for
+#   (/v1/federation/{REGION}/index and /batches/{seq}); keys of shareable uploads that name
+#   the region in visited_regions go there.
+# share_authorities: authority ids whose certified uploads may be shared (others stay home).
+# peers: servers whose federation chain for this region is imported, e.g.
+#   [[federation.peers]]
+#   region = \"VN-KG\"                              # the peer's region (the keys' origin)
+#   url = \"https://kg.example:8443\"               # its public listener
+#   export_public_key = \"peers/vn-kg-export.pub\"  # its export public key file
+#   tls_ca = \"peers/vn-kg-ca.pem\"                 # optional: CA for its TLS certificate
+#   poll_seconds = 60                              # how often its index is fetched
+#   max_keys_per_day = 200000                      # keys imported from it per UTC day
+#   max_batch_bytes = 8388608                      # largest response read from it
+#   timeout_seconds = 30                           # per request";
+
 fn section(out: &mut String, table: &toml::Table, comments: &[(&str, &str)]) {
     for (key, comment) in comments {
         let value = table
@@ -83,6 +100,10 @@ pub fn render(config: &Config) -> String {
     section(&mut out, &table("limits"), LIMITS);
     out.push_str(&format!("\n{CONSOLE_HEADER}\n[console]\n"));
     section(&mut out, &table("console"), super::console::COMMENTS);
+    out.push_str(&format!(
+        "\n{FEDERATION_HEADER}\n[federation]\n{}",
+        toml::to_string(&config.federation).expect("federation settings serialize")
+    ));
     out.push_str(&format!(
         "\n{RISK_HEADER}\n[risk]\n{}",
         toml::to_string(&config.risk).expect("risk settings serialize")
@@ -114,7 +135,7 @@ mod tests {
                         );
                     }
                 }
-                Some(_) => assert_eq!(k, "risk"),
+                Some(_) => assert!(k == "risk" || k == "federation", "{k} has no comments"),
                 None => assert!(documented.contains(&k.as_str()), "{k} has no comment"),
             }
         }

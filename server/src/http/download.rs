@@ -1,5 +1,6 @@
 //! `GET /v1/index`, `GET /v1/batches/{seq}`, `GET /v1/config`, and the venue trace chain's
-//! `GET /v1/traces/index`, `GET /v1/traces/batches/{seq}`: signed bytes for phones, served
+//! `GET /v1/traces/index`, `GET /v1/traces/batches/{seq}`, and the federation chains'
+//! `GET /v1/federation/{REGION}/index` and `…/batches/{seq}`: signed bytes, served
 //! from shared bytes (no copy per request).
 
 use std::sync::Arc;
@@ -57,6 +58,21 @@ pub async fn batch(
     headers: &HeaderMap,
 ) -> Result<Resp, ApiError> {
     chain_batch(state, state.objects.keys(), seq, headers).await
+}
+
+/// The federation chain for `region` (spec/federation.md §2), or 404
+/// `unknown_federation_region` if this server publishes none for it.
+pub fn federation_chain(state: &Arc<AppState>, region: &str) -> Result<Arc<Chain>, ApiError> {
+    en_protocol::wire::Region::new(region)
+        .ok()
+        .filter(|r| state.cfg.federation.is_outbound(r))
+        .and_then(|r| state.objects.federation_chain(&r))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownFederationRegion,
+                "This server publishes no federation chain for that region.",
+            )
+        })
 }
 
 /// The signed index of a chain's batches (`no-cache`, as the key index).

@@ -38,11 +38,14 @@ enum Route {
     Traces,
     TraceIndex,
     TraceBatch,
+    FederationIndex,
+    FederationBatch,
 }
 
 const POST: &str = "POST";
 const GET: &str = "GET, HEAD";
 const TRACE_BATCHES: &str = "/v1/traces/batches/";
+const FEDERATION: &str = "/v1/federation/";
 
 fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
     let r = match (role, path) {
@@ -65,6 +68,14 @@ fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
         (Listener::Public, "/v1/traces") => (Route::Traces, POST),
         (Listener::Public, "/v1/traces/index") => (Route::TraceIndex, GET),
         (Listener::Public, p) if p.starts_with(TRACE_BATCHES) => (Route::TraceBatch, GET),
+        (Listener::Public, p) if p.starts_with(FEDERATION) => {
+            let rest = &p[FEDERATION.len()..];
+            match rest.split_once('/') {
+                Some((_, "index")) => (Route::FederationIndex, GET),
+                Some((_, b)) if b.starts_with("batches/") => (Route::FederationBatch, GET),
+                _ => return None,
+            }
+        }
         _ => return None,
     };
     Some(r)
@@ -134,6 +145,15 @@ pub async fn route<B: ReqBody>(
         // A trace report of 336 hours is 165 KB in base64: read under the bulk cap.
         Route::Traces => traces::upload(state, body::read_json(state, req, true).await?).await,
         Route::TraceIndex => download::chain_index(state.objects.traces()),
+        Route::FederationIndex | Route::FederationBatch => {
+            let rest = &path[FEDERATION.len()..];
+            let (region, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            let chain = download::federation_chain(state, region)?;
+            match tail.strip_prefix("batches/") {
+                Some(seq) => download::chain_batch(state, &chain, seq, req.headers()).await,
+                None => download::chain_index(&chain),
+            }
+        }
         Route::TraceBatch => {
             download::chain_batch(
                 state,

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use en_api::json::{
-    BulkAccepted, BulkCaseUpload, CaseUpload, JsonKey, PublishUpload, UploadAccepted,
+    check_visited_regions, BulkAccepted, BulkCaseUpload, CaseUpload, JsonKey, PublishUpload,
+    UploadAccepted, VisitedRegionsError,
 };
 use en_api::ErrorCode;
 use en_protocol::accept::AcceptedUpload;
@@ -17,6 +18,7 @@ use en_protocol::validate::validate_keys;
 use en_protocol::wire::case_report::SignedCaseReport;
 use en_protocol::wire::certificate::SignedCertificate;
 use en_protocol::wire::key::UploadKey;
+use en_protocol::wire::Region;
 use en_protocol::UnixTime;
 use hyper::StatusCode;
 
@@ -82,17 +84,22 @@ pub(super) fn registry_available(state: &AppState) -> Result<(), ApiError> {
 async fn store(
     state: &AppState,
     uploads: &[AcceptedUpload],
+    destinations: &[Vec<Region>],
     bulk: bool,
 ) -> Result<usize, ApiError> {
     let quota = state.cfg.config.authority_daily_upload_quota;
-    let r = state.store.insert(uploads, quota).await.map_err(|e| {
-        let i = e.upload_index().filter(|_| bulk);
-        let api = ApiError::from(e);
-        match i {
-            Some(i) => api.at_report(i),
-            None => api,
-        }
-    })?;
+    let r = state
+        .store
+        .insert_destined(uploads, destinations, quota)
+        .await
+        .map_err(|e| {
+            let i = e.upload_index().filter(|_| bulk);
+            let api = ApiError::from(e);
+            match i {
+                Some(i) => api.at_report(i),
+                None => api,
+            }
+        })?;
     if r == Inserted::AlreadyStored {
         tracing::info!("a retried upload was already stored");
     }
@@ -113,7 +120,7 @@ pub async fn cases(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError> 
     registry_available(state)?;
     let now = state.clock.now();
     let upload = check_report(state, &req.report, now)?;
-    let n = store(state, std::slice::from_ref(&upload), false).await?;
+    let n = store(state, std::slice::from_ref(&upload), &[], false).await?;
     state.metrics.cases_answered.fetch_add(1, Relaxed);
     tracing::info!(authority = %upload.authority(), keys = n, "case report stored");
     Ok(accepted(n))
@@ -143,7 +150,7 @@ pub async fn cases_bulk(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiEr
             tokio::task::yield_now().await;
         }
     }
-    let keys = store(state, &uploads, true).await?;
+    let keys = store(state, &uploads, &[], true).await?;
     state.metrics.bulk_answered.fetch_add(1, Relaxed);
     tracing::info!(reports = uploads.len(), keys, "bulk case reports stored");
     Ok(json(
@@ -162,6 +169,7 @@ struct Shape {
     certificate: Vec<u8>,
     hmac_key: Vec<u8>,
     keys: Vec<UploadKey>,
+    visited: Vec<Region>,
 }
 
 fn shape(state: &AppState, body: &[u8], req: &PublishUpload) -> Result<Shape, ApiError> {
@@ -199,6 +207,13 @@ fn shape(state: &AppState, body: &[u8], req: &PublishUpload) -> Result<Shape, Ap
                 format!("{}.", capitalise(&e.to_string())),
             )
         })?;
+    let visited = check_visited_regions(&req.visited_regions, &state.cfg.region).map_err(|e| {
+        let code = match e {
+            VisitedRegionsError::TooMany(_) => ErrorCode::TooManyVisitedRegions,
+            _ => ErrorCode::InvalidVisitedRegion,
+        };
+        ApiError::new(code, format!("{}.", capitalise(&e.to_string())))
+    })?;
     let hmac_key = b64(&req.hmac_key, ErrorCode::InvalidHmacKey, "HMAC key")?;
     if !(16..=64).contains(&hmac_key.len()) {
         return Err(ApiError::new(
@@ -215,6 +230,7 @@ fn shape(state: &AppState, body: &[u8], req: &PublishUpload) -> Result<Shape, Ap
         certificate,
         hmac_key,
         keys,
+        visited,
     })
 }
 
@@ -272,9 +288,30 @@ pub async fn publish(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError
     let upload = verified
         .bind(s.keys, &s.hmac_key)?
         .accept(&state.policy, now)?;
-    let n = store(state, std::slice::from_ref(&upload), false).await?;
+    let destinations = destinations(state, &upload, &s.visited);
+    let n = store(
+        state,
+        std::slice::from_ref(&upload),
+        std::slice::from_ref(&destinations),
+        false,
+    )
+    .await?;
     state.metrics.publish_answered.fetch_add(1, Relaxed);
     super::verify::count_keys(state, &upload, now).await;
     tracing::info!(authority = %upload.authority(), keys = n, "certified upload stored");
     Ok(accepted(n))
+}
+
+/// The federation chains an accepted phone upload's keys go to (spec/federation.md §1): the
+/// visited regions this server publishes a chain for, if the certifying authority may share.
+fn destinations(state: &AppState, upload: &AcceptedUpload, visited: &[Region]) -> Vec<Region> {
+    let f = &state.cfg.federation;
+    if !f.may_share(upload.authority()) {
+        return Vec::new();
+    }
+    visited
+        .iter()
+        .filter(|r| f.is_outbound(r))
+        .cloned()
+        .collect()
 }

@@ -43,6 +43,19 @@ pub const TRACES: ChainNames = ChainNames {
     format: &en_protocol::wire::index::TRACE_INDEX,
 };
 
+/// The objects of the federation chain for `region` (spec/federation.md §2):
+/// `v1/federation/{region}/index` and `v1/federation/{region}/batches/{seq}`. The names live
+/// as long as the process (one per configured outbound region, made once at start).
+pub fn federation_names(region: &en_protocol::wire::Region) -> ChainNames {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    ChainNames {
+        index: leak(format!("v1/federation/{region}/index")),
+        batch_prefix: leak(format!("v1/federation/{region}/batches/")),
+        flat: ("", ""),
+        format: &en_protocol::wire::index::KEY_INDEX,
+    }
+}
+
 /// One chain's index and batches.
 pub struct Chain {
     writer: Writer,

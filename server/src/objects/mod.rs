@@ -110,6 +110,8 @@ pub struct Objects {
     config: RwLock<Option<Bytes>>,
     keys: Chain,
     traces: Chain,
+    /// The federation chains, one per outbound region (spec/federation.md §2).
+    federation: RwLock<std::collections::BTreeMap<en_protocol::wire::Region, Arc<Chain>>>,
 }
 
 impl Objects {
@@ -132,6 +134,34 @@ impl Objects {
         })
     }
 
+    /// Adds the federation chain for `region` (`v1/federation/{region}/…`), loading its
+    /// index if one was published; nothing if it is there already.
+    pub async fn add_federation_chain(
+        &self,
+        region: &en_protocol::wire::Region,
+    ) -> std::io::Result<Arc<Chain>> {
+        if let Some(c) = self.federation_chain(region) {
+            return Ok(c);
+        }
+        let names = chain::federation_names(region);
+        let index = self.writer.get(names.index).await?;
+        let c = Arc::new(Chain::new(self.writer.clone(), names, index));
+        self.federation
+            .write()
+            .expect("federation lock")
+            .insert(region.clone(), c.clone());
+        Ok(c)
+    }
+
+    /// The federation chain for `region`, if it is an outbound region.
+    pub fn federation_chain(&self, region: &en_protocol::wire::Region) -> Option<Arc<Chain>> {
+        self.federation
+            .read()
+            .expect("federation lock")
+            .get(region)
+            .cloned()
+    }
+
     /// Objects in `store` (`location` names it in messages; `headers`: whether the store keeps
     /// per-object Content-Type and Cache-Control). Nothing is loaded: see [`Objects::reload`].
     pub fn with_store(
@@ -151,6 +181,7 @@ impl Objects {
             config: RwLock::default(),
             keys: Chain::new(writer.clone(), KEYS, None),
             traces: Chain::new(writer.clone(), TRACES, None),
+            federation: RwLock::default(),
             writer,
         }
     }
@@ -202,6 +233,16 @@ impl Objects {
     pub async fn reload(&self, trusted: &ExportKeys) -> std::io::Result<()> {
         self.keys.reload(trusted).await?;
         self.traces.reload(trusted).await?;
+        let federation: Vec<Arc<Chain>> = self
+            .federation
+            .read()
+            .expect("federation lock")
+            .values()
+            .cloned()
+            .collect();
+        for c in federation {
+            c.reload(trusted).await?;
+        }
         if let Some(config) = self.writer.get(CONFIG_NAME).await? {
             *self.config.write().expect("config lock") = Some(config);
         }

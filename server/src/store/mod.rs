@@ -33,6 +33,7 @@ use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::batch::BatchHash;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
+use en_protocol::wire::Region;
 use en_protocol::UnixTime;
 
 pub use self::codes::CodeStore;
@@ -117,6 +118,32 @@ impl From<::sled::Error> for StoreError {
     }
 }
 
+/// The destinations of `uploads[i]` in a `destinations` slice (see [`Store::insert_destined`]).
+pub(crate) fn destinations_of(destinations: &[Vec<Region>], i: usize) -> &[Region] {
+    destinations.get(i).map_or(&[], Vec::as_slice)
+}
+
+/// Destinations in their stored text form: sorted region codes joined by `,` (a character
+/// no region code contains); empty for none.
+pub(crate) fn destinations_text(d: &[Region]) -> String {
+    let mut v: Vec<&str> = d.iter().map(Region::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.join(",")
+}
+
+/// Parses [`destinations_text`] strictly: `None` unless canonical.
+pub(crate) fn parse_destinations(s: &str) -> Option<Vec<Region>> {
+    if s.is_empty() {
+        return Some(Vec::new());
+    }
+    let v = s
+        .split(',')
+        .map(|r| Region::new(r).ok())
+        .collect::<Option<Vec<_>>>()?;
+    (destinations_text(&v) == s).then_some(v)
+}
+
 /// End of the publication window of a key released at `release` with batches every
 /// `period` seconds: the first window end strictly after it.
 pub(crate) fn window_end_after(release: u64, period: u64) -> u64 {
@@ -131,7 +158,19 @@ pub trait Store: TraceStore + Send + Sync + 'static {
     /// checked in order for a replayed token, keys stored before (or twice here), and its
     /// authority's quota of `quota` uploads per UTC day. Keys released before the
     /// publication cut are moved to the cut (they go into the next batch, never a closed one).
-    async fn insert(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<Inserted, StoreError>;
+    async fn insert(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<Inserted, StoreError> {
+        self.insert_destined(uploads, &[], quota).await
+    }
+
+    /// [`Store::insert`], with the federation chains each upload's keys also go to
+    /// (spec/federation.md): `destinations[i]` for `uploads[i]`, sorted; an empty slice means
+    /// none for every upload (a shorter one: none for the uploads beyond it).
+    async fn insert_destined(
+        &self,
+        uploads: &[AcceptedUpload],
+        destinations: &[Vec<Region>],
+        quota: u64,
+    ) -> Result<Inserted, StoreError>;
 
     /// Does the storage work of an upload of `keys` keys without storing one: a fake upload's
     /// write and durable flush, so that it costs what a real one costs.
@@ -146,7 +185,20 @@ pub trait Store: TraceStore + Send + Sync + 'static {
     async fn advance_cut(&self, cut: UnixTime) -> Result<(), StoreError>;
 
     /// Keys released before `cut` and not yet published.
-    async fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, StoreError>;
+    async fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, StoreError> {
+        Ok(self
+            .released_destined(cut)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// [`Store::released_before`], each key with its federation destinations (sorted).
+    async fn released_destined(
+        &self,
+        cut: UnixTime,
+    ) -> Result<Vec<(DiagnosisKey, Vec<Region>)>, StoreError>;
 
     /// Records a published batch and the new head durably; the keys released before the
     /// head's cut are published from now on.
@@ -154,6 +206,22 @@ pub trait Store: TraceStore + Send + Sync + 'static {
 
     /// Index entries of the retained batches, oldest first.
     async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError>;
+
+    /// Index entries of the retained batches of the federation chain for `region`, oldest
+    /// first; the last is the chain's head (spec/federation.md §2).
+    async fn federation_entries(&self, region: &Region) -> Result<Vec<IndexEntry>, StoreError>;
+
+    /// Records a published batch of the federation chain for `region`, durably. Refused
+    /// ([`StoreError::ChainMoved`]) unless it is the batch after the chain's last one (or the
+    /// first), so two writers cannot fork the chain.
+    async fn federation_publish(
+        &self,
+        region: &Region,
+        entry: &IndexEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets federation batches whose window ended before `oldest`; returns them.
+    async fn federation_prune(&self, oldest: UnixTime) -> Result<Vec<(Region, u64)>, StoreError>;
 
     /// Forgets batches whose window ended before `oldest` and everything whose retention is
     /// over at `now` (published records, expired replay records, old quota counts). Returns

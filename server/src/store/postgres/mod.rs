@@ -20,6 +20,7 @@
 //! and deleted when they expire.
 
 pub mod codes;
+mod federation;
 pub mod lock;
 pub mod migrate;
 pub mod pool;
@@ -30,6 +31,7 @@ pub mod uploads;
 use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
+use en_protocol::wire::Region;
 use en_protocol::UnixTime;
 
 pub use self::codes::PgCodeStore;
@@ -46,6 +48,16 @@ pub const MIGRATIONS: &[Migration] = &[
         feature: "uploads",
         version: 1,
         sql: include_str!("schema/uploads-0001.sql"),
+    },
+    Migration {
+        feature: "uploads",
+        version: 2,
+        sql: include_str!("schema/uploads-0002.sql"),
+    },
+    Migration {
+        feature: "uploads",
+        version: 3,
+        sql: include_str!("schema/uploads-0003.sql"),
     },
     Migration {
         feature: "traces",
@@ -127,8 +139,13 @@ impl PgStore {
 
 #[async_trait::async_trait]
 impl Store for PgStore {
-    async fn insert(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<Inserted, StoreError> {
-        uploads::insert(self, uploads, quota).await
+    async fn insert_destined(
+        &self,
+        uploads: &[AcceptedUpload],
+        destinations: &[Vec<Region>],
+        quota: u64,
+    ) -> Result<Inserted, StoreError> {
+        uploads::insert(self, uploads, destinations, quota).await
     }
 
     async fn chaff(&self, keys: usize) -> Result<(), StoreError> {
@@ -143,8 +160,11 @@ impl Store for PgStore {
         publish::advance_cut(self, cut).await
     }
 
-    async fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, StoreError> {
-        publish::released_before(self, cut).await
+    async fn released_destined(
+        &self,
+        cut: UnixTime,
+    ) -> Result<Vec<(DiagnosisKey, Vec<Region>)>, StoreError> {
+        publish::released_destined(self, cut).await
     }
 
     async fn publish(&self, entry: &IndexEntry, head: ChainHead) -> Result<(), StoreError> {
@@ -153,6 +173,22 @@ impl Store for PgStore {
 
     async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError> {
         publish::index_entries(self).await
+    }
+
+    async fn federation_entries(&self, region: &Region) -> Result<Vec<IndexEntry>, StoreError> {
+        federation::entries(self, region).await
+    }
+
+    async fn federation_publish(
+        &self,
+        region: &Region,
+        entry: &IndexEntry,
+    ) -> Result<(), StoreError> {
+        federation::publish(self, region, entry).await
+    }
+
+    async fn federation_prune(&self, oldest: UnixTime) -> Result<Vec<(Region, u64)>, StoreError> {
+        federation::prune(self, oldest).await
     }
 
     async fn prune(&self, now: UnixTime, oldest: UnixTime) -> Result<Vec<u64>, StoreError> {

@@ -7,11 +7,12 @@
 use en_protocol::keys::TemporaryExposureKey;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::{DiagnosisKey, KeyMetadata};
+use en_protocol::wire::Region;
 use en_protocol::UnixTime;
 
 use super::pool::db_err;
 use super::PgStore;
-use crate::store::{ChainHead, StoreError};
+use crate::store::{parse_destinations, ChainHead, StoreError};
 
 fn u(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -63,16 +64,16 @@ pub(super) async fn advance_cut(s: &PgStore, cut: UnixTime) -> Result<(), StoreE
     Ok(())
 }
 
-pub(super) async fn released_before(
+pub(super) async fn released_destined(
     s: &PgStore,
     cut: UnixTime,
-) -> Result<Vec<DiagnosisKey>, StoreError> {
+) -> Result<Vec<(DiagnosisKey, Vec<Region>)>, StoreError> {
     let rows =
         s.db.client()
             .await?
             .query(
                 &format!(
-                    "SELECT tek, meta FROM diagnosis_keys WHERE slot > {PUBLISHED} AND slot <= $1"
+                    "SELECT tek, meta, destinations FROM diagnosis_keys WHERE slot > {PUBLISHED} AND slot <= $1"
                 ),
                 &[&i(cut.0)],
             )
@@ -82,12 +83,16 @@ pub(super) async fn released_before(
         .map(|r| {
             let tek: &[u8] = r.get(0);
             let meta: &[u8] = r.get(1);
+            let destinations: &str = r.get(2);
             let corrupt = || StoreError::Corrupt("a stored key".into());
-            Ok(DiagnosisKey {
-                key: TemporaryExposureKey::from_bytes(tek.try_into().map_err(|_| corrupt())?),
-                meta: KeyMetadata::from_bytes(meta.try_into().map_err(|_| corrupt())?)
-                    .map_err(|_| corrupt())?,
-            })
+            Ok((
+                DiagnosisKey {
+                    key: TemporaryExposureKey::from_bytes(tek.try_into().map_err(|_| corrupt())?),
+                    meta: KeyMetadata::from_bytes(meta.try_into().map_err(|_| corrupt())?)
+                        .map_err(|_| corrupt())?,
+                },
+                parse_destinations(destinations).ok_or_else(corrupt)?,
+            ))
         })
         .collect()
 }
@@ -220,7 +225,7 @@ pub(super) async fn fingerprint(s: &PgStore) -> Result<[u8; 32], StoreError> {
     let client = s.db.client().await?;
     let mut h = sha2::Sha256::new();
     for (table, columns) in [
-        ("diagnosis_keys", "tek, meta, slot, expiry"),
+        ("diagnosis_keys", "tek, meta, slot, expiry, destinations"),
         ("replay_tokens", "token, digest, expiry"),
         ("authority_quota", "day, authority, uploads"),
         ("batches", "sequence, window_start, window_end, hash, size"),
@@ -231,6 +236,10 @@ pub(super) async fn fingerprint(s: &PgStore) -> Result<[u8; 32], StoreError> {
             "sequence, window_start, window_end, hash, size",
         ),
         ("trace_chain", "sequence, hash, window_end, published_upto"),
+        (
+            "federation_batches",
+            "region, sequence, window_start, window_end, hash, size",
+        ),
     ] {
         h.update(table);
         // Each row as text (one rendering whatever the types), in that text's order.

@@ -20,12 +20,13 @@
 use std::collections::{BTreeMap, HashSet};
 
 use en_protocol::accept::AcceptedUpload;
+use en_protocol::wire::Region;
 use tokio_postgres::Transaction;
 
 use super::pool::{db_err, describe, retryable};
 use super::PgStore;
 use crate::store::token::TokenHash;
-use crate::store::{window_end_after, Inserted, StoreError};
+use crate::store::{destinations_of, destinations_text, window_end_after, Inserted, StoreError};
 
 /// Attempts of a transaction that the database asks to run again.
 const ATTEMPTS: usize = 3;
@@ -85,11 +86,15 @@ fn group_counts(uploads: &[AcceptedUpload]) -> BTreeMap<(i64, String), i64> {
     m
 }
 
+/// One `diagnosis_keys` row: TEK, metadata, slot, expiry, destinations.
+type KeyRow = ([u8; 16], [u8; 8], i64, i64, String);
+
 /// Writes the rows of `uploads` in `tx` (not committed) and reports what the database took.
 async fn write(
     s: &PgStore,
     tx: &Transaction<'_>,
     uploads: &[AcceptedUpload],
+    destinations: &[Vec<Region>],
     replays: &[(TokenHash, [u8; 32])],
 ) -> Result<Outcome, tokio_postgres::Error> {
     let cut: i64 = tx
@@ -105,13 +110,21 @@ async fn write(
         .map(|(u, (h, d))| (&h[..], &d[..], u.token_expires_at().0 as i64))
         .collect();
     token_rows.sort_unstable();
-    let mut key_rows: Vec<([u8; 16], [u8; 8], i64, i64)> = uploads
+    let mut key_rows: Vec<KeyRow> = uploads
         .iter()
-        .flat_map(|u| {
+        .enumerate()
+        .flat_map(|(i, u)| {
+            let d = destinations_text(destinations_of(destinations, i));
             u.keys().iter().map(move |k| {
                 let slot = window_end_after(k.release_at.0.max(cut as u64), s.period) as i64;
                 let expiry = (u.keys_expire_at().0 as i64).max(slot);
-                (*k.key.key.as_bytes(), k.key.meta.to_bytes(), slot, expiry)
+                (
+                    *k.key.key.as_bytes(),
+                    k.key.meta.to_bytes(),
+                    slot,
+                    expiry,
+                    d.clone(),
+                )
             })
         })
         .collect();
@@ -123,10 +136,11 @@ async fn write(
     let metas: Vec<&[u8]> = key_rows.iter().map(|r| &r.1[..]).collect();
     let slots: Vec<i64> = key_rows.iter().map(|r| r.2).collect();
     let key_expiry: Vec<i64> = key_rows.iter().map(|r| r.3).collect();
+    let key_destinations: Vec<&str> = key_rows.iter().map(|r| r.4.as_str()).collect();
     let token_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&tokens, &digests, &token_expiry];
-    let key_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-        [&teks, &metas, &slots, &key_expiry];
+    let key_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&teks, &metas, &slots, &key_expiry, &key_destinations];
     let (new_tokens, new_keys) = tokio::try_join!(
         tx.query(
             "INSERT INTO replay_tokens (token, digest, expiry)
@@ -135,8 +149,8 @@ async fn write(
             &token_params,
         ),
         tx.query(
-            "INSERT INTO diagnosis_keys (tek, meta, slot, expiry)
-             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int8[])
+            "INSERT INTO diagnosis_keys (tek, meta, slot, expiry, destinations)
+             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::text[])
              ON CONFLICT (tek) DO NOTHING RETURNING tek",
             &key_params,
         ),
@@ -193,6 +207,7 @@ async fn is_retry(
 pub(super) async fn insert(
     s: &PgStore,
     uploads: &[AcceptedUpload],
+    destinations: &[Vec<Region>],
     quota: u64,
 ) -> Result<Inserted, StoreError> {
     let replays: Vec<(TokenHash, [u8; 32])> =
@@ -200,7 +215,7 @@ pub(super) async fn insert(
     let mut client = s.db.client().await?;
     for attempt in 1..=ATTEMPTS {
         let tx = client.transaction().await.map_err(db_err)?;
-        let outcome = match write(s, &tx, uploads, &replays).await {
+        let outcome = match write(s, &tx, uploads, destinations, &replays).await {
             Ok(o) => o,
             Err(e) if retryable(&e) && attempt < ATTEMPTS => continue,
             Err(e) => return Err(db_err(e)),

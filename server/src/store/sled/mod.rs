@@ -12,6 +12,7 @@
 //! | `meta` | `cut` | the publication cut u64 (see [`Store::advance_cut`]) |
 //! | `chaff` | `r`, `p`, `q` | what the last fake upload wrote (overwritten each time) |
 //! | `traces`, `trace_batch_meta`, `meta`/`trace_head` | | venue traces and their chain ([`traces`]) |
+//! | `federation` | region ‖ 0 ‖ sequence u64 | index entry of a federation chain's batch |
 //!
 //! An upload is one sled transaction over `uploads`, `replay` and `quota` ([`write`]), then a
 //! group commit ([`commit`]) that fsyncs; after a crash it is wholly there or not at all. The checks
@@ -37,6 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
+use en_protocol::wire::Region;
 use en_protocol::UnixTime;
 use sha2::Sha256;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -60,6 +62,8 @@ pub struct SledStore {
     chaff: Tree,
     traces: Tree,
     trace_batch_meta: Tree,
+    /// Federation chains' index entries: region ‖ 0 ‖ sequence u64 → entry (56 bytes).
+    federation: Tree,
     ledger: Arc<Mutex<Ledger>>,
     /// The publication cut (see [`Store::advance_cut`]); uploads hold the read side while
     /// they insert, the batcher takes the write side to move it.
@@ -84,6 +88,23 @@ fn entry_of(sequence: u64, v: &[u8]) -> IndexEntry {
         hash: v[16..48].try_into().expect("32 bytes"),
         size: u64_of(&v[48..56]),
     }
+}
+
+fn entry_bytes(entry: &IndexEntry) -> Vec<u8> {
+    let mut m = Vec::with_capacity(56);
+    m.extend_from_slice(&be(entry.window_start.0));
+    m.extend_from_slice(&be(entry.window_end.0));
+    m.extend_from_slice(&entry.hash);
+    m.extend_from_slice(&be(entry.size));
+    m
+}
+
+/// Key prefix of a federation chain's entries: the region, then a 0 byte (no region code
+/// contains one), then the sequence.
+fn federation_prefix(region: &Region) -> Vec<u8> {
+    let mut k = region.as_str().as_bytes().to_vec();
+    k.push(0);
+    k
 }
 
 fn quota_key(day: u64, authority: &str) -> Vec<u8> {
@@ -139,8 +160,13 @@ impl SledStore {
 
 #[async_trait::async_trait]
 impl Store for SledStore {
-    async fn insert(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<Inserted, StoreError> {
-        let stored = self.write(uploads, quota)?;
+    async fn insert_destined(
+        &self,
+        uploads: &[AcceptedUpload],
+        destinations: &[Vec<Region>],
+        quota: u64,
+    ) -> Result<Inserted, StoreError> {
+        let stored = self.write(uploads, destinations, quota)?;
         // A retry still waits for a commit: the first attempt's may have failed.
         self.durable().await?;
         Ok(if stored {
@@ -188,7 +214,10 @@ impl Store for SledStore {
         self.durable().await
     }
 
-    async fn released_before(&self, cut: UnixTime) -> Result<Vec<DiagnosisKey>, StoreError> {
+    async fn released_destined(
+        &self,
+        cut: UnixTime,
+    ) -> Result<Vec<(DiagnosisKey, Vec<Region>)>, StoreError> {
         let (mut seqs, n, published) = {
             let l = self.ledger();
             let mut seqs = Vec::new();
@@ -208,11 +237,13 @@ impl Store for SledStore {
                 let r = this.record(seq)?.ok_or_else(|| {
                     StoreError::Corrupt(format!("upload record {seq} is missing"))
                 })?;
+                let destinations = r.destinations;
                 out.extend(
                     r.keys
                         .into_iter()
-                        .filter(|(_, slot)| *slot > published && *slot <= cut.0)
-                        .map(|(k, _)| k),
+                        .enumerate()
+                        .filter(|(_, (_, slot))| *slot > published && *slot <= cut.0)
+                        .map(|(i, (k, _))| (k, destinations.get(i).cloned().unwrap_or_default())),
                 );
             }
             Ok(out)
@@ -222,11 +253,7 @@ impl Store for SledStore {
     }
 
     async fn publish(&self, entry: &IndexEntry, head: ChainHead) -> Result<(), StoreError> {
-        let mut m = Vec::with_capacity(56);
-        m.extend_from_slice(&be(entry.window_start.0));
-        m.extend_from_slice(&be(entry.window_end.0));
-        m.extend_from_slice(&entry.hash);
-        m.extend_from_slice(&be(entry.size));
+        let m = entry_bytes(entry);
         let mut h = Vec::with_capacity(56);
         h.extend_from_slice(&be(head.sequence));
         h.extend_from_slice(&head.hash);
@@ -242,6 +269,64 @@ impl Store for SledStore {
         self.durable().await?;
         self.ledger().publish(head.cut.0);
         Ok(())
+    }
+
+    async fn federation_entries(&self, region: &Region) -> Result<Vec<IndexEntry>, StoreError> {
+        let prefix = federation_prefix(region);
+        self.federation
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                if v.len() != 56 {
+                    return Err(StoreError::Corrupt("federation batch entry".into()));
+                }
+                Ok(entry_of(u64_of(&k[prefix.len()..]), &v))
+            })
+            .collect()
+    }
+
+    async fn federation_publish(
+        &self,
+        region: &Region,
+        entry: &IndexEntry,
+    ) -> Result<(), StoreError> {
+        let last = self
+            .federation_entries(region)
+            .await?
+            .last()
+            .map(|e| e.sequence);
+        if entry.sequence != last.map_or(1, |s| s + 1) {
+            return Err(StoreError::ChainMoved(format!(
+                "federation chain {region}: batch {} does not follow {last:?}",
+                entry.sequence
+            )));
+        }
+        let mut k = federation_prefix(region);
+        k.extend_from_slice(&be(entry.sequence));
+        self.federation.insert(k, entry_bytes(entry).as_slice())?;
+        self.durable().await
+    }
+
+    async fn federation_prune(&self, oldest: UnixTime) -> Result<Vec<(Region, u64)>, StoreError> {
+        let mut removed = Vec::new();
+        for kv in self.federation.iter() {
+            let (k, v) = kv?;
+            let Some(at) = k.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let region = std::str::from_utf8(&k[..at])
+                .ok()
+                .and_then(|r| Region::new(r).ok())
+                .ok_or_else(|| StoreError::Corrupt("federation batch key".into()))?;
+            if v.len() == 56 && entry_of(u64_of(&k[at + 1..]), &v).window_end < oldest {
+                self.federation.remove(&k)?;
+                removed.push((region, u64_of(&k[at + 1..])));
+            }
+        }
+        if !removed.is_empty() {
+            self.durable().await?;
+        }
+        Ok(removed)
     }
 
     async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError> {
@@ -321,6 +406,7 @@ impl Store for SledStore {
             &self.meta,
             &self.traces,
             &self.trace_batch_meta,
+            &self.federation,
         ] {
             h.update(t.name());
             for kv in t.iter() {

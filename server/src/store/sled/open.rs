@@ -91,6 +91,7 @@ impl SledStore {
             chaff: db.open_tree("chaff")?,
             traces: db.open_tree("traces")?,
             trace_batch_meta: db.open_tree("trace_batch_meta")?,
+            federation: db.open_tree("federation")?,
             committer: Committer::start(db.clone(), dir),
             db,
             ledger: Arc::default(),

@@ -8,7 +8,8 @@ use sled::transaction::{ConflictableTransactionError, Transactional};
 use super::ledger::{HashMap, HashSet, Replay, TokenHash};
 use super::record::Record;
 use super::{abort, be, quota_key, SledStore};
-use crate::store::StoreError;
+use crate::store::{destinations_of, StoreError};
+use en_protocol::wire::Region;
 
 impl SledStore {
     /// End of the publication window of a key released at `release`: the first window end
@@ -19,7 +20,12 @@ impl SledStore {
 
     /// Checks and writes `uploads` (not yet durable). `Ok(false)`: a retry of uploads stored
     /// before, nothing written.
-    pub(super) fn write(&self, uploads: &[AcceptedUpload], quota: u64) -> Result<bool, StoreError> {
+    pub(super) fn write(
+        &self,
+        uploads: &[AcceptedUpload],
+        destinations: &[Vec<Region>],
+        quota: u64,
+    ) -> Result<bool, StoreError> {
         let replays: Vec<(TokenHash, [u8; 32])> =
             uploads.iter().map(|u| self.hasher.replay_of(u)).collect();
         let cut = self.cut.read().expect("cut lock");
@@ -68,6 +74,12 @@ impl SledStore {
                 .flat_map(|u| u.keys())
                 .map(|k| (k.key.clone(), self.slot_end(k.release_at.0.max(*cut))))
                 .collect(),
+            destinations: Record::per_key(
+                uploads
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (u.keys().len(), destinations_of(destinations, i))),
+            ),
         };
         let seq = l.next;
         let replay_rows: Vec<(TokenHash, Replay)> = uploads

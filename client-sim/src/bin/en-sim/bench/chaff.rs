@@ -69,6 +69,7 @@ pub fn chaff(n: usize) -> anyhow::Result<ChaffResult> {
                 hmac_key: b64.encode(hmac_key),
                 keys: keys.iter().map(JsonKey::from_upload_key).collect(),
                 fake,
+                visited_regions: Vec::new(),
                 padding: None,
             };
             let bytes = body
