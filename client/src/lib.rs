@@ -24,6 +24,7 @@ mod error;
 pub mod fetch;
 pub mod inspect;
 pub mod phone;
+pub mod regions;
 pub mod selfreport;
 pub mod trace;
 pub mod transport;

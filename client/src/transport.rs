@@ -46,10 +46,16 @@ impl Client {
             .user_agent(concat!("en-client/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = ca {
             let pem = std::fs::read(ca).map_err(|e| Error::io("read CA certificate", ca, e))?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|_| {
-                Error::Invalid(format!("{} is not a PEM certificate", ca.display()))
-            })?;
-            b = b.add_root_certificate(cert);
+            // A bundle trusts each of its certificates (e.g. the servers of several regions).
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    Error::Invalid(format!("{} is not a PEM certificate", ca.display()))
+                })?;
+            for cert in certs {
+                b = b.add_root_certificate(cert);
+            }
         }
         let http = b
             .build()

@@ -200,3 +200,76 @@ proptest! {
         }
     }
 }
+
+/// A traveller: Alice (home VN) meets Bob in TH; Bob's keys are published only in TH's chain.
+/// Following TH as a visited region, Alice matches them; her state keeps both chains' heads
+/// across encode/decode; TH is dropped 14 days after her last visit there.
+#[test]
+fn a_visited_region_is_followed_matched_persisted_and_dropped() {
+    let (mut alice, home, now) = world(10);
+    // A second server, region TH, with its own export key, publishes Bob's keys: reuse the
+    // home world's batches re-signed as TH's chain.
+    let mut th = Chain::new(97);
+    th.region = Region::new("TH").unwrap();
+    for (h, bytes) in &home.batches {
+        let b = en_protocol::wire::batch::SignedBatch::decode(bytes).unwrap();
+        let keys = b.verify(&home.trusted()).unwrap().keys().to_vec();
+        th.publish_with(keys, h.sequence);
+    }
+    let th_config = FollowerConfig::new(th.trusted(), th.region.clone());
+    // Not followed yet: refused, nothing changes.
+    let index = th.index(1..=2, now);
+    assert_eq!(
+        alice
+            .handle_index_of(&th.region, &index, UnixTime(now))
+            .unwrap_err()
+            .code(),
+        "usage"
+    );
+    alice.visit_region(th_config.clone(), UnixTime(T0)).unwrap();
+    assert_eq!(
+        alice.followed_regions(),
+        vec![&Region::new("VN").unwrap(), &th.region]
+    );
+    // TH's index signed by TH's key verifies only in TH's follower.
+    assert!(alice.handle_index(&index, UnixTime(now)).is_err());
+    alice
+        .handle_index_of(&th.region, &index, UnixTime(now))
+        .unwrap();
+    let mut hits = 0;
+    while let Some(e) = alice.poll_fetch_of(&th.region) {
+        let seq = e.sequence;
+        let m = alice
+            .handle_batch_of(&th.region, th.batch(seq), UnixTime(now))
+            .unwrap();
+        assert_eq!(m.region, th.region);
+        hits += m.hits;
+    }
+    assert_eq!(hits, 6);
+    let day = (T0 + 3600) / DAY;
+    assert_eq!(alice.notify_days(), vec![day]);
+    assert!(alice.follower().head().is_none(), "home chain untouched");
+
+    // Stored with both chains; decoding needs TH's configuration.
+    let bytes = alice.encode();
+    assert_eq!(bytes[4], 2);
+    assert_eq!(
+        Phone::decode(&bytes, config(&home)).unwrap_err().code(),
+        "usage"
+    );
+    let back = Phone::decode_with(&bytes, config(&home), std::slice::from_ref(&th_config)).unwrap();
+    assert_eq!(back.encode(), bytes);
+    assert_eq!(
+        back.follower_of(&th.region).unwrap().state(),
+        alice.follower_of(&th.region).unwrap().state()
+    );
+    assert_eq!(back.visited_regions().next(), Some((&th.region, T0 / DAY)));
+
+    // 14 days after the visit TH is still followed; the day after, it is dropped.
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    alice.handle_timeout(UnixTime(T0 + 14 * DAY), &mut rng);
+    assert_eq!(alice.followed_regions().len(), 2);
+    alice.handle_timeout(UnixTime(T0 + 15 * DAY), &mut rng);
+    assert_eq!(alice.followed_regions().len(), 1);
+    assert!(alice.poll_fetch_of(&th.region).is_none());
+}

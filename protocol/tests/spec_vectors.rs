@@ -729,8 +729,7 @@ fn check(format: &str, ctx: &Value, bytes: &[u8]) -> Result<(Value, Vec<u8>), St
             Ok((describe_config(v.config()), enc))
         }
         "phone-state" => {
-            let p = en_protocol::phone::Phone::decode(bytes, phone_state_vectors::config(export))
-                .map_err(code)?;
+            let p = phone_state_vectors::decode(bytes, export).map_err(code)?;
             Ok((phone_state_vectors::describe(&p), p.encode().to_vec()))
         }
         other => panic!("unknown format {other}"),
@@ -792,7 +791,11 @@ fn every_vector_behaves_as_stated() {
                 let bound = want.as_object_mut().and_then(|o| o.remove("bound_keys"));
                 let hmac_key = want.as_object_mut().and_then(|o| o.remove("hmac_key"));
                 assert_eq!(decoded, want, "{name}: decoded fields");
-                assert_eq!(reencoded, bytes, "{name}: re-encoding");
+                // An older version re-encodes as the current one (`reencoded`).
+                let want_bytes = v["reencoded"]
+                    .as_str()
+                    .map_or(bytes.clone(), |h| hex::decode(h).unwrap());
+                assert_eq!(reencoded, want_bytes, "{name}: re-encoding");
                 if let (Some(keys), Some(hk)) = (bound, hmac_key) {
                     let keys: Vec<UploadKey> = keys
                         .as_array()

@@ -64,6 +64,7 @@ pub mod svg;
 mod testing;
 mod timing;
 mod track;
+pub mod travel;
 mod truth;
 mod uploads;
 mod venues;

@@ -113,11 +113,23 @@ impl SimServer {
         seed: u64,
         batch_period_seconds: u32,
     ) -> Result<Self, SimError> {
+        Self::in_process_for(REGION, now, authority_key, seed, batch_period_seconds).await
+    }
+
+    /// [`Self::in_process`] for `region` (its authority restricted to that region): one of
+    /// several servers of a world with travel between regions.
+    pub async fn in_process_for(
+        region: &str,
+        now: UnixTime,
+        authority_key: SigningKey,
+        seed: u64,
+        batch_period_seconds: u32,
+    ) -> Result<Self, SimError> {
         let mut config = en_server::config::Config::default();
         config.batch_period_seconds = u64::from(batch_period_seconds);
         config.authority_daily_upload_quota = 10_000_000;
         config.limits.max_connections = 4096;
-        config.region = REGION.into();
+        config.region = region.into();
         // Release phone uploads' answers at once: a simulation has no network observer, and
         // the release schedule would add up to 50 ms to each of the simulated fakes.
         config.publish_release_period_ms = 0;
@@ -126,7 +138,7 @@ impl SimServer {
             authority: (
                 AUTHORITY.into(),
                 authority_key.public_key(),
-                Some(REGION.into()),
+                Some(region.into()),
             ),
             clock: en_server::Clock::virtual_at(now),
             transport: en_server::Transport::Tls,
@@ -188,6 +200,22 @@ impl SimServer {
         };
         s.set_time(now)?;
         Ok(s)
+    }
+
+    /// The public URL of an in-process server (`None` for an external one).
+    pub fn url(&self) -> Option<String> {
+        match &self.mode {
+            Mode::InProcess(s) => Some(s.url.clone()),
+            Mode::External { .. } => None,
+        }
+    }
+
+    /// The self-signed TLS certificate of an in-process server (`None` for an external one).
+    pub fn ca_path(&self) -> Option<PathBuf> {
+        match &self.mode {
+            Mode::InProcess(s) => Some(s.ca()),
+            Mode::External { .. } => None,
+        }
     }
 
     /// What a phone of this server's region trusts.

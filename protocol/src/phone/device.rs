@@ -1,6 +1,7 @@
 //! [`Phone`]: one phone's whole protocol state, sans IO. It owns its keys, its scans, its
-//! follower of the key chain, the risk configuration in force and its exposures, and turns
-//! each newly verified batch into exposure results.
+//! follower of its home region's key chain and of the chains of regions it visited, the risk
+//! configuration in force and its exposures, and turns each newly verified batch of any
+//! followed region into exposure results.
 
 use std::fmt;
 
@@ -9,6 +10,7 @@ use zeroize::Zeroizing;
 
 use super::exposure::{ExposureDay, Exposures};
 use super::keyring::{Broadcast, KeyRing};
+use super::regions::VisitedRegions;
 use super::{FollowerConfig, IndexUpdate, KeyFollower, Resync};
 use crate::derive::Metadata;
 use crate::error::Error;
@@ -28,6 +30,8 @@ pub const MAX_SCANS: usize = 2_000_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BatchMatch {
+    /// The region whose chain the batch belongs to.
+    pub region: Region,
     /// The batch's sequence number.
     pub sequence: u64,
     /// Keys in the batch (padding included).
@@ -48,10 +52,17 @@ pub struct BatchMatch {
 ///
 /// Until a risk configuration has been accepted, batches are scored with
 /// [`RiskConfig::default`].
+///
+/// **Travellers.** Besides its home region (whose chain the `handle_*` methods without a
+/// region follow, and whose risk configuration is in force), a phone follows the chain of
+/// every region the person visited ([`Phone::visit_region`]) until 14 days after the last
+/// visit: one follower per region, each with its own trusted keys and head; keys of every
+/// followed region are matched against the same scans.
 pub struct Phone {
     pub(super) keys: KeyRing,
     pub(super) scans: ScanStore,
     pub(super) follower: KeyFollower,
+    pub(super) visited: VisitedRegions,
     /// The configuration in force: from a verified message, or stored after one.
     pub(super) risk: Option<RiskConfig>,
     pub(super) exposures: Exposures,
@@ -64,17 +75,95 @@ impl Phone {
             keys: KeyRing::new(),
             scans: ScanStore::default(),
             follower: KeyFollower::new(config),
+            visited: VisitedRegions::default(),
             risk: None,
             exposures: Exposures::default(),
         }
     }
 
     /// Daily upkeep: a key for `now`'s day (drawn from `rng`), and keys, scans and exposure
-    /// days older than 14 days dropped. Call it at [`Self::poll_timeout`] (and at start-up).
+    /// days older than 14 days dropped, and regions last visited more than 14 days ago no
+    /// longer followed. Call it at [`Self::poll_timeout`] (and at start-up).
     pub fn handle_timeout(&mut self, now: UnixTime, rng: &mut impl CryptoRngCore) {
         self.keys.rotate(now, rng);
         self.scans.prune(now);
         self.exposures.prune(now);
+        self.visited.prune(now);
+    }
+
+    /// The person is in `config.region` at `now`: follow its chain (trusting `config`'s
+    /// keys) from now until [`super::VISITED_REGION_RETENTION_DAYS`] after the last visit.
+    /// Visiting a region already followed refreshes its last visit and replaces its
+    /// configuration (a key rotation), keeping its chain head. `usage` for the home region and
+    /// past [`super::MAX_VISITED_REGIONS`].
+    pub fn visit_region(&mut self, config: FollowerConfig, now: UnixTime) -> Result<(), Error> {
+        let home = self.follower.config().region.clone();
+        self.visited.visit(&home, config, now)
+    }
+
+    /// The visited regions followed, by region code, each with the UTC day of its last visit.
+    pub fn visited_regions(&self) -> impl Iterator<Item = (&Region, u64)> {
+        self.visited
+            .regions
+            .iter()
+            .map(|v| (v.region(), v.last_visit_day))
+    }
+
+    /// Every region followed: home first, then the visited ones by region code.
+    pub fn followed_regions(&self) -> Vec<&Region> {
+        std::iter::once(self.region())
+            .chain(self.visited.regions.iter().map(|v| v.region()))
+            .collect()
+    }
+
+    /// The follower of `region` (home or visited), if followed.
+    pub fn follower_of(&self, region: &Region) -> Option<&KeyFollower> {
+        if region == self.region() {
+            return Some(&self.follower);
+        }
+        self.visited.get(region).map(|v| &v.follower)
+    }
+
+    fn follower_of_mut(&mut self, region: &Region) -> Result<&mut KeyFollower, Error> {
+        if region == &self.follower.config().region {
+            return Ok(&mut self.follower);
+        }
+        self.visited
+            .get_mut(region)
+            .map(|v| &mut v.follower)
+            .ok_or(Error::Usage("the region is not followed: visit it first"))
+    }
+
+    /// [`Self::handle_index`] for the chain of `region` (home or visited).
+    pub fn handle_index_of(
+        &mut self,
+        region: &Region,
+        bytes: &[u8],
+        now: UnixTime,
+    ) -> Result<IndexUpdate, Error> {
+        self.follower_of_mut(region)?.handle_index(bytes, now)
+    }
+
+    /// [`Self::poll_fetch`] for the chain of `region`; `None` also for a region not followed.
+    pub fn poll_fetch_of(&self, region: &Region) -> Option<&IndexEntry> {
+        self.follower_of(region)?.poll_fetch()
+    }
+
+    /// [`Self::handle_batch`] for the chain of `region`: its keys are matched against the same
+    /// scans and scored with the home region's configuration in force.
+    pub fn handle_batch_of(
+        &mut self,
+        region: &Region,
+        bytes: &[u8],
+        now: UnixTime,
+    ) -> Result<BatchMatch, Error> {
+        let chained = self.follower_of_mut(region)?.handle_batch(bytes, now)?;
+        Ok(self.score(region.clone(), chained))
+    }
+
+    /// [`Self::resync_from_index`] for the chain of `region`.
+    pub fn resync_from_index_of(&mut self, region: &Region) -> Result<Resync, Error> {
+        self.follower_of_mut(region)?.resync_from_index()
     }
 
     /// When to call [`Self::handle_timeout`] next: the next UTC midnight after `now`.
@@ -132,6 +221,16 @@ impl Phone {
     /// against the scans and scores the hits with the configuration in force.
     pub fn handle_batch(&mut self, bytes: &[u8], now: UnixTime) -> Result<BatchMatch, Error> {
         let chained = self.follower.handle_batch(bytes, now)?;
+        let region = self.region().clone();
+        Ok(self.score(region, chained))
+    }
+
+    /// Matches a verified, chained batch of `region` and adds its scored windows.
+    fn score(
+        &mut self,
+        region: Region,
+        chained: super::ChainedBatch<crate::wire::batch::VerifiedBatch>,
+    ) -> BatchMatch {
         let on_trust = chained.on_trust();
         let batch = chained.into_batch();
         let keys = batch.keys();
@@ -141,14 +240,15 @@ impl Phone {
         let assessment = assess(windows, self.risk.as_ref().unwrap_or(&default));
         let sequence = batch.header().sequence;
         let days = self.exposures.add(&assessment, sequence);
-        Ok(BatchMatch {
+        BatchMatch {
+            region,
             sequence,
             keys: batch.header().key_count,
             on_trust,
             hits: hits.len(),
             windows: assessment.windows.len(),
             days,
-        })
+        }
     }
 
     /// Verifies a risk configuration ([`KeyFollower::handle_config`]) and puts it in force
@@ -217,11 +317,25 @@ impl Phone {
         super::state::encode(self)
     }
 
-    /// Restores a phone from [`Self::encode`]'s bytes. `config` (trusted keys, limits) comes
-    /// from the app, not from storage; its region must be the stored one (`usage`
-    /// otherwise). Pending downloads are not stored: handle a fresh index after a restart.
+    /// Restores a phone that follows no visited region from [`Self::encode`]'s bytes (see
+    /// [`Self::decode_with`]).
     pub fn decode(bytes: &[u8], config: FollowerConfig) -> Result<Self, Error> {
-        super::state::decode(bytes, config)
+        super::state::decode(bytes, config, &[])
+    }
+
+    /// Restores a phone from [`Self::encode`]'s bytes (version 2, or version 1, which follows
+    /// no visited region). `config` (trusted keys, limits) comes from the app, not from
+    /// storage; its region must be the stored one (`usage` otherwise). So do the
+    /// configurations of the visited regions: each stored visited region needs one in
+    /// `visited` (`usage` otherwise); configurations of regions not stored are ignored (call
+    /// [`Self::visit_region`]). Pending downloads are not stored: handle a fresh index after a
+    /// restart.
+    pub fn decode_with(
+        bytes: &[u8],
+        config: FollowerConfig,
+        visited: &[FollowerConfig],
+    ) -> Result<Self, Error> {
+        super::state::decode(bytes, config, visited)
     }
 }
 
@@ -232,6 +346,7 @@ impl fmt::Debug for Phone {
             .field("keys", &self.keys)
             .field("scans", &self.scans.len())
             .field("follower", self.follower.state())
+            .field("visited_regions", &self.visited.regions.len())
             .field("exposure_days", &self.exposures.days.len())
             .finish_non_exhaustive()
     }

@@ -1,8 +1,9 @@
 //! The phone, sans IO: everything a phone decides, as state machines that take bytes, `now`
 //! and a random number generator, and never do IO themselves.
 //!
-//! - [`Phone`] (`device`): one phone: its keys, scans, chain follower, risk configuration and
-//!   exposure results; matches and scores each newly verified batch.
+//! - [`Phone`] (`device`): one phone: its keys, scans, chain followers (home region and
+//!   visited regions, `regions`), risk configuration and exposure results; matches and scores
+//!   each newly verified batch of every followed region.
 //! - [`ChainFollower`] (`follower`, `plan`, `chain_state`): follows a hash chain of
 //!   export-signed batches from its signed index, refusing stale, rolled-back, forked and
 //!   gapped chains.
@@ -50,6 +51,7 @@ mod exposure;
 mod follower;
 mod keyring;
 mod plan;
+mod regions;
 mod state;
 
 pub use chaff::ChaffSchedule;
@@ -61,4 +63,5 @@ pub use device::{BatchMatch, Phone, MAX_SCANS};
 pub use exposure::{ExposureDay, EXPOSURE_RETENTION_DAYS, MAX_EXPOSURE_DAYS};
 pub use follower::{ChainFollower, KeyFollower, TraceFollower};
 pub use keyring::{Broadcast, KeyRing, KEY_RETENTION_DAYS, MAX_RING_KEYS};
-pub use state::MAGIC as STATE_MAGIC;
+pub use regions::{MAX_VISITED_REGIONS, VISITED_REGION_RETENTION_DAYS};
+pub use state::{MAGIC as STATE_MAGIC, VERSION as STATE_VERSION};

@@ -8,16 +8,26 @@ use zeroize::Zeroizing;
 use super::device::{Phone, MAX_SCANS};
 use super::exposure::{ExposureDay, Exposures, MAX_EXPOSURE_DAYS};
 use super::keyring::{KeyRing, MAX_RING_KEYS};
+use super::regions::{Visited, VisitedRegions, MAX_VISITED_REGIONS};
 use super::{ChainHead, FollowerConfig, FollowerState, KeyFollower};
 use crate::error::{DecodeError, Error};
 use crate::keys::{TemporaryExposureKey, TEK_LEN};
 use crate::matching::{Scan, ScanStore};
 use crate::time::UnixTime;
 use crate::wire::config::RiskConfig;
-use crate::wire::{put_header, Reader, Region, ReportType};
+use crate::wire::{Reader, Region, ReportType};
 
 /// Magic of the phone state.
 pub const MAGIC: &[u8; 4] = b"ENPS";
+/// The version written: 2 adds the visited regions after the exposure days.
+pub const VERSION: u8 = 2;
+/// The first version, still read: no visited regions.
+const VERSION_1: u8 = 1;
+/// Encoded length of a visited region past its region code: last visit day u64, head flag and
+/// head, index time flag and time.
+const VISITED_LEN: usize = 8 + 1 + 48 + 1 + 8;
+/// Shortest encoded visited region: a one-letter code, the day, both flags absent.
+const VISITED_MIN_LEN: usize = 2 + 8 + 1 + 1;
 /// Encoded length of a key: day u32, key.
 const KEY_LEN: usize = 4 + TEK_LEN;
 /// Encoded length of a scan: time u64, rpi, aem, rssi i8, seconds u16.
@@ -85,18 +95,14 @@ pub(super) fn encode(phone: &Phone) -> Zeroizing<Vec<u8>> {
         + 4
         + phone.scans.len() * SCAN_LEN
         + 2
-        + exposures.len() * EXPOSURE_LEN;
+        + exposures.len() * EXPOSURE_LEN
+        + 1
+        + phone.visited.regions.len() * (1 + Region::MAX_LEN + VISITED_LEN);
     let mut out = Zeroizing::new(Vec::with_capacity(len));
-    put_header(&mut out, MAGIC);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
     phone.region().write(&mut out);
-    put_opt(&mut out, state.head, |out, h| {
-        out.extend_from_slice(&h.sequence.to_be_bytes());
-        out.extend_from_slice(&h.hash);
-        out.extend_from_slice(&h.window_end.0.to_be_bytes());
-    });
-    put_opt(&mut out, state.index_generated_at, |out, t| {
-        out.extend_from_slice(&t.0.to_be_bytes())
-    });
+    put_chain(&mut out, state);
     put_opt(&mut out, phone.risk.as_ref(), |out, c| c.write_fields(out));
     out.push(u8::try_from(phone.keys.len()).expect("the ring holds at most 32 keys"));
     for (day, key) in phone.keys.iter() {
@@ -126,8 +132,46 @@ pub(super) fn encode(phone: &Phone) -> Zeroizing<Vec<u8>> {
         out.push(bits);
         out.extend_from_slice(&e.newest_batch.to_be_bytes());
     }
+    let visited = &phone.visited.regions;
+    out.push(u8::try_from(visited.len()).expect("at most 16 visited regions"));
+    for v in visited {
+        v.region().write(&mut out);
+        out.extend_from_slice(&v.last_visit_day.to_be_bytes());
+        put_chain(&mut out, v.follower.state());
+    }
     debug_assert!(out.len() <= len);
     out
+}
+
+/// A follower's persisted chain state: `opt head`, `opt index_generated_at`.
+fn put_chain(out: &mut Vec<u8>, state: &FollowerState) {
+    put_opt(out, state.head, |out, h| {
+        out.extend_from_slice(&h.sequence.to_be_bytes());
+        out.extend_from_slice(&h.hash);
+        out.extend_from_slice(&h.window_end.0.to_be_bytes());
+    });
+    put_opt(out, state.index_generated_at, |out, t| {
+        out.extend_from_slice(&t.0.to_be_bytes())
+    });
+}
+
+/// Reads what [`put_chain`] wrote.
+fn read_chain(r: &mut Reader<'_>) -> Result<(Option<ChainHead>, Option<UnixTime>), DecodeError> {
+    let head = read_opt(r, "head flag", |r| {
+        let sequence = r.u64("head sequence")?;
+        if sequence == 0 {
+            return Err(DecodeError::OutOfRange("head sequence"));
+        }
+        Ok(ChainHead {
+            sequence,
+            hash: r.array("head hash")?,
+            window_end: UnixTime(r.u64("head window end")?),
+        })
+    })?;
+    let index_generated_at = read_opt(r, "index time flag", |r| {
+        Ok(UnixTime(r.u64("index generated at")?))
+    })?;
+    Ok((head, index_generated_at))
 }
 
 /// Checks that `count` records of `len` bytes fit in what is left, before allocating them.
@@ -151,25 +195,23 @@ fn too_many(what: &'static str, count: usize, max: usize) -> DecodeError {
     }
 }
 
-/// Strictly decodes a phone state (wire-format §9) for a phone configured with `config`.
-pub(super) fn decode(bytes: &[u8], config: FollowerConfig) -> Result<Phone, Error> {
+/// Strictly decodes a phone state (wire-format §9, version 2 or 1) for a phone configured with
+/// `config`, and `visited` for the visited regions it stored.
+pub(super) fn decode(
+    bytes: &[u8],
+    config: FollowerConfig,
+    visited: &[FollowerConfig],
+) -> Result<Phone, Error> {
     let mut r = Reader::new(bytes);
-    r.header(MAGIC, "phone state")?;
+    if &r.array::<4>("magic")? != MAGIC {
+        return Err(DecodeError::BadMagic("phone state").into());
+    }
+    let version = match r.u8("version")? {
+        v @ (VERSION_1 | VERSION) => v,
+        v => return Err(DecodeError::UnsupportedVersion(v).into()),
+    };
     let region = Region::read(&mut r)?;
-    let head = read_opt(&mut r, "head flag", |r| {
-        let sequence = r.u64("head sequence")?;
-        if sequence == 0 {
-            return Err(DecodeError::OutOfRange("head sequence"));
-        }
-        Ok(ChainHead {
-            sequence,
-            hash: r.array("head hash")?,
-            window_end: UnixTime(r.u64("head window end")?),
-        })
-    })?;
-    let index_generated_at = read_opt(&mut r, "index time flag", |r| {
-        Ok(UnixTime(r.u64("index generated at")?))
-    })?;
+    let (head, index_generated_at) = read_chain(&mut r)?;
     let risk = read_opt(&mut r, "risk configuration flag", RiskConfig::read_fields)?;
 
     let n = usize::from(r.u8("key count")?);
@@ -252,10 +294,33 @@ pub(super) fn decode(bytes: &[u8], config: FollowerConfig) -> Result<Phone, Erro
             newest_batch,
         });
     }
+    let stored = if version == VERSION {
+        read_visited(&mut r, &region)?
+    } else {
+        Vec::new()
+    };
     r.finish()?;
 
     if region != config.region {
         return Err(Error::Usage("the stored phone state is for another region"));
+    }
+    let mut regions = Vec::with_capacity(stored.len());
+    for (vregion, last_visit_day, head, index_generated_at) in stored {
+        let vconfig = visited
+            .iter()
+            .find(|c| c.region == vregion)
+            .ok_or(Error::Usage(
+                "the stored phone state follows a visited region the app gave no configuration for",
+            ))?;
+        let state = FollowerState {
+            head,
+            index_generated_at,
+            config_issued_at: None,
+        };
+        regions.push(Visited {
+            follower: KeyFollower::resume(vconfig.clone(), state),
+            last_visit_day,
+        });
     }
     let state = FollowerState {
         head,
@@ -266,7 +331,39 @@ pub(super) fn decode(bytes: &[u8], config: FollowerConfig) -> Result<Phone, Erro
         keys: KeyRing::from_stored(keys),
         scans: ScanStore::new(scans),
         follower: KeyFollower::resume(config, state),
+        visited: VisitedRegions { regions },
         risk,
         exposures: Exposures { days },
     })
+}
+
+/// A stored visited region: code, last visit day, head, index time.
+type StoredVisit = (Region, u64, Option<ChainHead>, Option<UnixTime>);
+
+/// Reads version 2's visited regions: strictly increasing codes, none the home region.
+fn read_visited(r: &mut Reader<'_>, home: &Region) -> Result<Vec<StoredVisit>, DecodeError> {
+    let n = usize::from(r.u8("visited region count")?);
+    if n > MAX_VISITED_REGIONS {
+        return Err(too_many("visited regions", n, MAX_VISITED_REGIONS));
+    }
+    check_room(r, n, VISITED_MIN_LEN, "visited regions")?;
+    let mut out: Vec<StoredVisit> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let region = Region::read(r)?;
+        if &region == home {
+            return Err(DecodeError::OutOfRange("visited region"));
+        }
+        if out
+            .last()
+            .is_some_and(|(prev, ..)| prev.as_str() >= region.as_str())
+        {
+            return Err(DecodeError::NonCanonical(
+                "visited regions must be by strictly increasing code",
+            ));
+        }
+        let day = r.u64("last visit day")?;
+        let (head, index_generated_at) = read_chain(r)?;
+        out.push((region, day, head, index_generated_at));
+    }
+    Ok(out)
 }

@@ -20,6 +20,19 @@ pub fn config(export: en_protocol::verify::ExportKeys) -> FollowerConfig {
     FollowerConfig::new(export, Region::new("VN").unwrap())
 }
 
+/// The visited region a vector may store (trusting the same export key, for brevity).
+pub fn visited(export: en_protocol::verify::ExportKeys) -> Vec<FollowerConfig> {
+    vec![FollowerConfig::new(export, Region::new("TH").unwrap())]
+}
+
+/// Decodes with the vectors' configurations.
+pub fn decode(
+    bytes: &[u8],
+    export: en_protocol::verify::ExportKeys,
+) -> Result<Phone, en_protocol::Error> {
+    Phone::decode_with(bytes, config(export.clone()), &visited(export))
+}
+
 /// Every field of a phone state; scans in the stored order (their records' byte order).
 pub fn describe(p: &Phone) -> Value {
     let s = p.follower().state();
@@ -39,6 +52,13 @@ pub fn describe(p: &Phone) -> Value {
             "score_sum_bits": format!("{:016x}", e.score_sum.to_bits()), "windows": e.windows,
             "report_types": e.report_types.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "newest_batch": e.newest_batch})).collect::<Vec<_>>(),
+        "visited_regions": p.visited_regions().map(|(r, day)| {
+            let s = p.follower_of(r).unwrap().state();
+            json!({"region": r.as_str(), "last_visit_day": day,
+                   "head": s.head.map(|h| json!({"sequence": h.sequence, "hash": en_protocol::hex::encode(&h.hash),
+                                                  "window_end": h.window_end.0})),
+                   "index_generated_at": s.index_generated_at.map(|t| t.0)})
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -131,11 +151,75 @@ pub fn vectors(w: &mut World) -> Vec<Value> {
     let (nkeys, nscans) = (alice.keys().len(), alice.scans().len());
     assert_eq!((nkeys, nscans, alice.exposures().len()), (3, 5, 1));
 
+    // Version 1 (before visited regions): the same fields without the trailing count; still
+    // read, re-encoded as version 2.
+    let v1 = |v2: &[u8]| {
+        let mut b = v2[..v2.len() - 1].to_vec();
+        b[4] = 1;
+        b
+    };
+    // A traveller: the same phone also following TH, visited today, with no batch yet.
+    let mut traveller = Phone::decode(&full, config(export.clone())).unwrap();
+    traveller
+        .visit_region(visited(export.clone()).remove(0), now)
+        .unwrap();
+    let travelling = traveller.encode().to_vec();
     let mut v = vec![
         ok("valid-new", "a phone that has done nothing yet: no head, no index, no configuration, no keys, scans or exposures", &empty, describe(&Phone::decode(&empty, config(export.clone())).unwrap())),
         ok("valid", "three days of keys, five scans (three of a published key), head at batch 1, the configuration in force, one exposure day", &full, describe(&alice)),
+        ok("valid-visited", "\"valid\" also following visited region TH (last visit today, no head or index yet; decoded with TH trusting the same export key)", &travelling, describe(&traveller)),
     ];
+    let mut old = ok("valid-v1", "\"valid\" in version 1 (no visited regions): still read; re-encoded as version 2 (`reencoded`)", &v1(&full), describe(&alice));
+    old["reencoded"] = json!(en_protocol::hex::encode(&full));
+    v.push(old);
     v.extend(common_negatives(&full, b"", &w.export, false));
+    // Version 2 is this format's current version: the shared wrong-version case uses 3.
+    for n in v.iter_mut().filter(|n| n["name"] == "wrong-version") {
+        let mut b = full.clone();
+        b[4] = 3;
+        n["hex"] = json!(en_protocol::hex::encode(&b));
+        n["description"] = json!("version byte 3: unknown versions are rejected");
+    }
+    let tv = travelling.len() - (2 + 2 + 8 + 1 + 1); // the visited count
+    let tpatch = |at: usize, bytes: &[u8]| {
+        let mut p = travelling.clone();
+        p[at..at + bytes.len()].copy_from_slice(bytes);
+        p
+    };
+    v.push(err(
+        "visited-count-too-high",
+        "17 visited regions claimed (at most 16)",
+        &tpatch(tv, &[17]),
+        "too_many",
+    ));
+    v.push(err(
+        "visited-count-past-end",
+        "2 visited regions claimed, 1 present",
+        &tpatch(tv, &[2]),
+        "truncated",
+    ));
+    v.push(err(
+        "visited-home-region",
+        "the visited region is the home region VN",
+        &tpatch(tv + 2, b"VN"),
+        "out_of_range",
+    ));
+    v.push(err(
+        "visited-unconfigured",
+        "a visited region (TG) the app gave no configuration for",
+        &tpatch(tv + 2, b"TG"),
+        "usage",
+    ));
+    v.push(err(
+        "visited-v1-trailer",
+        "version 1 with version 2's visited-region count: trailing byte",
+        &{
+            let mut b = full.clone();
+            b[4] = 1;
+            b
+        },
+        "trailing_bytes",
+    ));
     let l = layout(nkeys, nscans);
     let patch = |at: usize, bytes: &[u8]| {
         let mut p = full.clone();
@@ -254,5 +338,6 @@ fn layout_matches_the_encoder() {
         &full[l.exposure_count..l.exposure_count + 2],
         &1u16.to_be_bytes()
     );
-    assert_eq!(full.len(), l.exposure_count + 2 + 29);
+    assert_eq!(full.len(), l.exposure_count + 2 + 29 + 1);
+    assert_eq!(full[full.len() - 1], 0, "no visited regions");
 }

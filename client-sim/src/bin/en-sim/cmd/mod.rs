@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod fetch;
 pub mod inspect;
 pub mod phone;
+pub mod phone_sync;
 pub mod rpis;
 pub mod run;
 pub mod sealing_keygen;

@@ -70,6 +70,10 @@ pub enum Action {
         #[arg(long)]
         ca: Option<PathBuf>,
     },
+    /// Follow the home region and the regions visited (travellers): download and verify each
+    /// region's new batches from its own server with its own export keys, match them against
+    /// the phone's scans, and keep the per-region chain state in the phone's state file.
+    Sync(super::phone_sync::Args),
     /// Scan a venue's entry code: check in (or out, if it is the open visit's code); the
     /// visit closes by itself after --duration (2 hours by default).
     Checkin(super::checkin::Args),
@@ -88,6 +92,7 @@ impl Action {
     pub fn run(self) -> anyhow::Result<()> {
         let b64 = base64::engine::general_purpose::STANDARD;
         match self {
+            Action::Sync(a) => a.run()?,
             Action::Checkin(a) => a.run()?,
             Action::Checkout(a) => a.run()?,
             Action::Venues(a) => a.run()?,
