@@ -11,16 +11,27 @@ fuzz_target!(|data: &[u8]| {
     let key = SelfReportKey::from_slice(&[7; 32]).unwrap();
     let (a, b) = data.split_at(data.len().min(32));
     if let Ok(e) = BlindedElement::from_slice(data) {
-        assert_eq!(e.to_bytes()[..], data[..], "non-canonical blinded element accepted");
+        assert_eq!(
+            e.to_bytes()[..],
+            data[..],
+            "non-canonical blinded element accepted"
+        );
     }
     if let Ok(k) = SelfReportPublicKey::from_slice(data) {
-        assert_eq!(k.to_bytes()[..], data[..], "non-canonical public key accepted");
+        assert_eq!(
+            k.to_bytes()[..],
+            data[..],
+            "non-canonical public key accepted"
+        );
     }
     if let Ok(ev) = Evaluation::from_slices(a, b) {
         assert_eq!([&ev.element_bytes()[..], &ev.proof_bytes()].concat(), data);
         let state = [[1u8; 32], [2; 32], key.public_key().to_bytes()].concat();
         let pending = Pending::from_slice(&state).unwrap();
-        assert!(pending.finalize(&ev, &key.public_key()).is_err(), "an unproven evaluation was accepted");
+        assert!(
+            pending.finalize(&ev, &key.public_key()).is_err(),
+            "an unproven evaluation was accepted"
+        );
     }
     if let Ok(t) = Token::from_slices(a, b) {
         let _ = key.verify(&t);
