@@ -52,18 +52,19 @@ common=(--checks all --tls-verify "$data/tls/cert.pem" --max-examples "$EXAMPLES
 
 status=0
 # Uploads carry ed25519 signatures (a case or trace report, or a certificate bound to the keys by an
-# HMAC) that only a registered authority's key can make; a phone upload must also be exactly
+# HMAC) that only a registered authority's key can make; a phone upload or a revision (which also
+# needs the revision token the server issued at upload) must also be exactly
 # publish_body_bytes (8192) long, and a verify or certificate request exactly phone_request_bytes
 # (1024) long, so that fake requests look like real ones. No schema can describe a signature or a
 # serialized size, so a fuzzer's schema-valid requests are refused (400 malformed_report,
 # upload_not_padded, 401 bad_signature...). The positive data acceptance check ("valid data must
-# be accepted") is therefore off for these six operations only; every other check runs on them
+# be accepted") is therefore off for these seven operations only; every other check runs on them
 # (negative data rejection, status codes, content types, response schemas and headers, no 5xx,
 # 405 with Allow for other methods...). See spec/api.md, "Checking the spec". Expected warnings:
 # most generated requests are refused ("schema validation mismatch", "authentication failed"), and
 # /v1/batches/{seq} and /v1/traces/batches/{seq} answer only 404 (a fresh server has published
 # no batch; tests/e2e.rs and tests/venues.rs cover 200 and 304).
-uploads='^/v1/(cases|cases/bulk|publish|traces|verify|certificate)$'
+uploads='^/v1/(cases|cases/bulk|publish|revisions|traces|verify|certificate)$'
 echo "== Schemathesis: public listener, uploads (all checks but positive data acceptance)"
 st --url "https://localhost:$public_port" "${common[@]}" \
   --include-path-regex "$uploads" --exclude-checks positive_data_acceptance || status=1

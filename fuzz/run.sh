@@ -10,7 +10,7 @@
 set -euo pipefail
 SECONDS_PER_TARGET="${1:-60}"
 cd "$(dirname "$0")"
-TARGETS="${FUZZ_TARGETS:-diagnosis_key case_report certificate batch index risk_config gaen_export request venue_entry venue_tracing_secret venue_checkins venue_visit venue_trace_request venue_trace_report venue_trace_batch venue_match trace_index phone_state follower trace_follower verify_request self_report}"
+TARGETS="${FUZZ_TARGETS:-diagnosis_key case_report certificate batch index risk_config gaen_export request venue_entry venue_tracing_secret venue_checkins venue_visit venue_trace_request venue_trace_report venue_trace_batch venue_match trace_index phone_state follower trace_follower verify_request self_report revision_token}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "== installing cargo-fuzz"

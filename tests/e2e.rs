@@ -22,6 +22,10 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
         let (status, body, _) = post_json(&s, "/v1/cases", &TestServer::case_body(&report)).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["accepted_keys"], keys.len());
+        assert!(
+            body.get("revision_token").is_none(),
+            "confirmed uploads are not revisable"
+        );
     }
     // Authority flow, in bulk: two more reports in one request.
     let k4 = s.keys(2);
@@ -44,6 +48,21 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
     let body = s.certified_body(&k3, ReportType::SelfReport, 3600);
     let (status, real, real_len) = post_json(&s, "/v1/publish", &body).await;
     assert_eq!(status, 200, "{real}");
+    // A self-report is revisable: the answer carries a revision token for exactly its keys.
+    let token = B64
+        .decode(real["revision_token"].as_str().expect("a revision token"))
+        .unwrap();
+    let token = en_protocol::wire::revision::RevisionToken::decode(&token).unwrap();
+    assert_eq!(token.report_type, ReportType::SelfReport);
+    let secret =
+        en_server::datadir::read_replay_key(&s.dir().join(en_server::datadir::REVISION_KEY_FILE))
+            .unwrap();
+    let secret = en_protocol::wire::revision::RevisionSecret::from_bytes(secret);
+    assert_eq!(
+        secret.verify(&token, &k3, now()),
+        Ok(ReportType::SelfReport)
+    );
+    assert!(secret.verify(&token, &k3[1..], now()).is_err());
     let mut fake = body.clone();
     fake["fake"] = serde_json::json!(true);
     let before_fake = s.fingerprint().await;
@@ -54,6 +73,7 @@ async fn uploads_are_published_in_a_verified_chained_batch() {
         "fake and real answers must be the same size"
     );
     assert_eq!(fake_body["accepted_keys"], real["accepted_keys"]);
+    assert!(fake_body.get("revision_token").is_none());
     assert_eq!(
         s.fingerprint().await,
         before_fake,

@@ -5,66 +5,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
+use common::mirror::Mirror;
 use common::*;
 use en_protocol::wire::batch::{Batch, SignedBatch};
 use en_protocol::wire::index::{Index, IndexEntry, SignedIndex};
 use en_protocol::UnixTime;
-
-/// A plain-HTTP server answering GETs from a map that the test rewrites.
-struct Mirror {
-    url: String,
-    files: Arc<Mutex<HashMap<String, Bytes>>>,
-}
-
-impl Mirror {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let files: Arc<Mutex<HashMap<String, Bytes>>> = Arc::default();
-        let f = files.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    return;
-                };
-                let f = f.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let body = f.lock().unwrap().get(req.uri().path()).cloned();
-                            async move {
-                                let mut r = hyper::Response::new(http_body_util::Full::new(
-                                    body.clone().unwrap_or_default(),
-                                ));
-                                if body.is_none() {
-                                    *r.status_mut() = hyper::StatusCode::NOT_FOUND;
-                                }
-                                Ok::<_, Infallible>(r)
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
-                        .await;
-                });
-            }
-        });
-        Mirror { url, files }
-    }
-
-    fn put(&self, path: &str, b: impl Into<Bytes>) {
-        self.files.lock().unwrap().insert(path.into(), b.into());
-    }
-
-    fn client(&self) -> en_client::transport::Client {
-        en_client::transport::Client::new(&self.url, None).unwrap()
-    }
-}
 
 /// The real server's config, index and batches 1..=n, copied to the mirror (with the venue
 /// trace chain as the server lists it, which `en-sim fetch` follows too).

@@ -6,20 +6,17 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine;
+use common::running::run;
 use common::*;
 use en_api::verify::{
     padded, CertificateRequest, IssuedCode, TestResult, TestType, VerifyAnswer, VerifyRequest,
     CERTIFICATE_ANSWER_BYTES, PHONE_REQUEST_BYTES, VERIFY_ANSWER_BYTES,
 };
-use en_client::transport::Client;
 use en_protocol::keys::SigningKey;
 use en_protocol::UnixTime;
-use en_server::config::Resolved;
 use en_server::store::codes::AuditAction;
-use en_server::{AppState, Listeners, Transport};
+use en_server::AppState;
 
 async fn started() -> TestServer {
     let mut cfg = test_config();
@@ -522,75 +519,6 @@ async fn fake_requests_look_like_real_ones_and_change_nothing() {
 }
 
 /// A server on an existing data directory, to stop and start again.
-struct Running {
-    state: Arc<AppState>,
-    client: Client,
-    url: String,
-    ca: std::path::PathBuf,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), en_server::error::Error>>,
-}
-
-async fn run(cfg: &Resolved) -> Running {
-    // The previous server's database closes when its committing task has ended (shortly
-    // after the last reference to its state went).
-    let mut tries = 0;
-    let state = loop {
-        match AppState::open(cfg.clone(), test_clock()).await {
-            Ok(s) => break s,
-            Err(e) if tries < 100 && e.to_string().contains("lock") => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
-    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("https://localhost:{}", public.local_addr().unwrap().port());
-    let ca = cfg.path(&cfg.config.tls_cert);
-    let client = Client::new(&url, Some(&ca)).unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(en_server::serve(
-        state.clone(),
-        Listeners {
-            public,
-            admin: None,
-        },
-        Transport::Tls,
-        false,
-        async {
-            let _ = rx.await;
-        },
-    ));
-    Running {
-        state,
-        client,
-        url,
-        ca,
-        stop,
-        task,
-    }
-}
-
-impl Running {
-    async fn halt(self) {
-        // Closes the client's keep-alive connection, whose task holds the state.
-        drop(self.client);
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-        // The database is closed when the last reference to the state is gone.
-        let state = Arc::downgrade(&self.state);
-        drop(self.state);
-        for _ in 0..100 {
-            if state.strong_count() == 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the server state is still referenced after shutdown");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_tokens_and_failures_survive_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -600,7 +528,7 @@ async fn codes_tokens_and_failures_survive_a_restart() {
     let cfg = make_data_dir(tmp.path(), &c, &key);
     hold_key(tmp.path(), &key);
 
-    let r = run(&cfg).await;
+    let r = run(&cfg, false).await;
     let a = issue(&r.state, true, now()).await;
     let b = issue(&r.state, false, now()).await;
     let token = en_client::verify::redeem(&r.client, Some(AUTHORITY), &b.long_code)
@@ -619,7 +547,7 @@ async fn codes_tokens_and_failures_survive_a_restart() {
     let _ = (&r.url, &r.ca);
     r.halt().await;
 
-    let r = run(&cfg).await;
+    let r = run(&cfg, false).await;
     // The code issued before the restart redeems; the used one stays used; the token works.
     en_client::verify::redeem(&r.client, Some(AUTHORITY), a.short_code.as_ref().unwrap())
         .await
@@ -641,7 +569,7 @@ async fn codes_tokens_and_failures_survive_a_restart() {
     assert_eq!(stored, vec![(AUTHORITY.to_string(), 1)]);
     r.halt().await;
 
-    let r = run(&cfg).await;
+    let r = run(&cfg, false).await;
     let e = en_client::verify::certificate(&r.client, &token, &[5; 32])
         .await
         .unwrap_err();

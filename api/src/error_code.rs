@@ -90,6 +90,10 @@ error_codes! {
     InvalidBlindedElement = ("invalid_blinded_element", 400),
     /// A self-report token whose input is not 32 or whose output is not 64 bytes of base64.
     MalformedSelfReportToken = ("malformed_self_report_token", 400),
+    /// The revision token's base64 or binary encoding is invalid.
+    MalformedRevisionToken = ("malformed_revision_token", 400),
+    /// A revision to a type other than confirmed or revoked.
+    RevisionTypeNotAllowed = ("revision_type_not_allowed", 400),
     /// A signature check failed.
     BadSignature = ("bad_signature", 401),
     /// The signing authority is not registered.
@@ -121,6 +125,10 @@ error_codes! {
     RevokedAuthority = ("revoked_authority", 403),
     /// The authority may not report for this region, or this server does not publish for it.
     WrongRegion = ("wrong_region", 403),
+    /// The revision token was not issued by this server for exactly these keys.
+    RevisionTokenMismatch = ("revision_token_mismatch", 403),
+    /// The revision token has expired.
+    RevisionTokenExpired = ("revision_token_expired", 403),
     /// No such endpoint.
     NotFound = ("not_found", 404),
     /// No such batch (never published, or expired).
@@ -129,6 +137,8 @@ error_codes! {
     SelfReportDisabled = ("self_report_disabled", 404),
     /// `/v1/federation/{REGION}/…` for a region this server publishes no federation chain for.
     UnknownFederationRegion = ("unknown_federation_region", 404),
+    /// A revised key is not stored (never uploaded here, or past its retention).
+    RevisionUnknownKeys = ("revision_unknown_keys", 404),
     /// The endpoint does not support the method (the answer lists the allowed ones in `Allow`).
     MethodNotAllowed = ("method_not_allowed", 405),
     /// The request took longer than the request timeout to arrive.

@@ -141,11 +141,37 @@ impl PublishUpload {
     }
 }
 
+/// `POST /v1/revisions`: keys uploaded earlier as clinical or self-report, with a new
+/// certificate (type confirmed or revoked, its tekmac over the same keys) and the revision
+/// token the upload's answer carried. Padded like [`PublishUpload`] (same fixed size).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevisionUpload {
+    /// The new verification certificate (wire-format §4), standard base64.
+    pub certificate: String,
+    /// The phone's HMAC key for the tekmac, standard base64 (16 to 64 bytes).
+    pub hmac_key: String,
+    /// The keys, as uploaded.
+    pub keys: Vec<JsonKey>,
+    /// The revision token (wire-format §11), standard base64.
+    pub revision_token: String,
+    /// A chaff revision: answered like a real one, stores nothing.
+    #[serde(default)]
+    pub fake: bool,
+    /// Ignored; lets clients make every request the same size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<String>,
+}
+
 /// Answer to an accepted upload (padded to a fixed size).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadAccepted {
     /// Keys accepted.
     pub accepted_keys: usize,
+    /// For an upload of a revisable type (clinical, self-report): the revision token
+    /// (spec/wire-format.md §11), standard base64. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_token: Option<String>,
     /// Filler that makes every answer the same length.
     pub padding: String,
 }

@@ -201,7 +201,8 @@ fn a_phone_following_two_regions_gets_keys_from_both_servers() {
     );
     assert!(out.contains("VN-KG: 0 new batch(es)"), "{out}");
     let stored = std::fs::read(&state).unwrap();
-    assert_eq!(&stored[..5], b"ENPS\x02");
+    assert_eq!(&stored[..4], en_protocol::phone::STATE_MAGIC);
+    assert_eq!(stored[4], en_protocol::phone::STATE_VERSION);
     rt.block_on(async {
         hn.stop().await.unwrap();
         kg.stop().await.unwrap();

@@ -32,12 +32,26 @@ pub async fn upload(
     certificate_b64: &str,
     hmac_key_b64: &str,
 ) -> Result<usize, Error> {
+    upload_visiting(client, keys, certificate_b64, hmac_key_b64, &[]).await
+}
+
+/// [`upload`], naming the regions the person visited in the last 14 days (from the phone's
+/// own record, e.g. [`en_protocol::phone::Phone::visited_regions`]): the server shares the
+/// keys with those of them it federates with, if the certifying authority may share
+/// (spec/federation.md §1).
+pub async fn upload_visiting(
+    client: &Client,
+    keys: &[UploadKey],
+    certificate_b64: &str,
+    hmac_key_b64: &str,
+    visited: &[en_protocol::wire::Region],
+) -> Result<usize, Error> {
     let body = PublishUpload {
         certificate: certificate_b64.trim().to_string(),
         hmac_key: hmac_key_b64.trim().to_string(),
         keys: keys.iter().map(JsonKey::from_upload_key).collect(),
         fake: false,
-        visited_regions: Vec::new(),
+        visited_regions: visited.iter().map(|r| r.as_str().to_string()).collect(),
         padding: None,
     };
     let r: UploadAccepted = client.post_raw("/v1/publish", padded(&body)?).await?;

@@ -88,12 +88,26 @@ pub async fn upload_with_code(
     keys: &[UploadKey],
     rng: &mut impl CryptoRngCore,
 ) -> Result<CodeUpload, Error> {
+    upload_with_code_visiting(client, authority, code, keys, &[], rng).await
+}
+
+/// [`upload_with_code`], naming the regions the person visited in the last 14 days (see
+/// [`crate::phone::upload_visiting`]).
+pub async fn upload_with_code_visiting(
+    client: &Client,
+    authority: Option<&str>,
+    code: &str,
+    keys: &[UploadKey],
+    visited: &[en_protocol::wire::Region],
+    rng: &mut impl CryptoRngCore,
+) -> Result<CodeUpload, Error> {
     let v = redeem(client, authority, code).await?;
     let mut hk = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(hk.as_mut());
     let mac = en_protocol::tekmac::tekmac(hk.as_ref(), keys, true);
     let cert = certificate(client, &v.token, &mac).await?;
-    let n = crate::phone::upload(client, keys, &B64.encode(cert), &B64.encode(hk.as_ref())).await?;
+    let (cert, hk) = (B64.encode(cert), B64.encode(hk.as_ref()));
+    let n = crate::phone::upload_visiting(client, keys, &cert, &hk, visited).await?;
     Ok(CodeUpload {
         verified: v.test_type,
         accepted_keys: n,

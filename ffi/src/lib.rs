@@ -10,7 +10,8 @@
 //!
 //! - `phone`: the exported [`Phone`] object.
 //! - `records`: the plain values it returns ([`Broadcast`], [`IndexUpdate`], [`BatchResult`],
-//!   [`ResyncWarning`], [`ExposureDay`]).
+//!   [`ResyncWarning`], [`ExposureDay`], [`VisitedRegion`]).
+//! - `regions`: a traveller's phone, following the regions visited besides home.
 //! - `error`: [`PhoneError`], one variant per kind of protocol error, each with its code.
 //!
 //! ```
@@ -47,9 +48,13 @@
 mod error;
 mod phone;
 mod records;
+mod regions;
 
 pub use error::PhoneError;
 pub use phone::{Phone, METADATA_VERSION};
-pub use records::{BatchResult, Broadcast, ExposureDay, IndexUpdate, ResyncWarning};
+pub use records::{
+    BatchResult, Broadcast, ExposureDay, IndexUpdate, RegionKeys, ResyncWarning, VisitedRegion,
+};
+pub use regions::RegionBatch;
 
 uniffi::setup_scaffolding!();

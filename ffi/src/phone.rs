@@ -36,7 +36,7 @@ pub struct Phone {
 }
 
 /// What the app configures and never stores with the phone: the keys it trusts and its region.
-fn follower_config(
+pub(crate) fn follower_config(
     export_public_keys: &[String],
     region: &str,
 ) -> Result<FollowerConfig, PhoneError> {
@@ -58,13 +58,13 @@ fn array<const N: usize>(bytes: &[u8], usage: &'static str) -> Result<[u8; N], P
 }
 
 impl Phone {
-    fn lock(&self) -> MutexGuard<'_, phone::Phone> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, phone::Phone> {
         self.inner
             .lock()
             .expect("an earlier call panicked: restore the phone from its last save()")
     }
 
-    fn wrap(phone: phone::Phone) -> Arc<Self> {
+    pub(crate) fn wrap(phone: phone::Phone) -> Arc<Self> {
         Arc::new(Phone {
             inner: Mutex::new(phone),
         })
@@ -193,9 +193,14 @@ impl Phone {
         Ok(self.lock().resync_from_index()?.into())
     }
 
-    /// Exposure results, by increasing day.
+    /// Exposure results, by increasing day, each with the kind of report that caused it.
     pub fn exposures(&self) -> Vec<ExposureDay> {
-        self.lock().exposures().iter().map(Into::into).collect()
+        let phone = self.lock();
+        phone
+            .exposures()
+            .iter()
+            .map(|d| ExposureDay::of(&phone, d))
+            .collect()
     }
 
     /// The UTC days (Unix seconds / 86400) whose exposure reaches the notification

@@ -119,16 +119,41 @@ pub struct ExposureDay {
     pub report_types: Vec<String>,
     /// The newest batch that added to this day.
     pub newest_batch: u64,
+    /// The kind of report that caused it: the report type of the keys contributing most to
+    /// its score (`"confirmed"`, `"clinical"`, `"self-report"`), to tell the user; a key
+    /// later revised (e.g. a self-report confirmed by a lab test) counts with its new type,
+    /// and a revoked one no longer counts at all.
+    pub cause: Option<String>,
 }
 
-impl From<&phone::ExposureDay> for ExposureDay {
-    fn from(d: &phone::ExposureDay) -> Self {
+impl ExposureDay {
+    /// The phone's exposure day `d`, with its cause.
+    pub(crate) fn of(phone: &phone::Phone, d: &phone::ExposureDay) -> Self {
         ExposureDay {
             day: d.day,
             score_sum: d.score_sum,
             windows: d.windows,
             report_types: d.report_types.iter().map(|t| t.name().into()).collect(),
             newest_batch: d.newest_batch,
+            cause: phone.cause(d.day).map(|t| t.name().into()),
         }
     }
+}
+
+/// A visited region the phone follows.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct VisitedRegion {
+    /// Its region code, e.g. `"VN-KG"`.
+    pub region: String,
+    /// The UTC day (Unix seconds / 86400) of the last visit; followed 14 days after it.
+    pub last_visit_day: u64,
+}
+
+/// A region and the export public keys its server signs with (64 hex characters each).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RegionKeys {
+    /// The region code.
+    pub region: String,
+    /// Its server's export public keys.
+    pub export_public_keys: Vec<String>,
 }

@@ -136,3 +136,82 @@ fn saved_state_restores_byte_for_byte_and_keeps_secrets_out_of_debug() {
     ));
     assert_eq!(c, "truncated");
 }
+
+/// A traveller: the phone follows VN-KG with VN-KG's own key besides home, lists it as
+/// visited, verifies VN-KG's chain with that key only, and restores with it.
+#[test]
+fn a_traveller_follows_the_visited_regions_chain_with_its_own_key() {
+    use en_ffi::RegionKeys;
+    use en_protocol::wire::batch::{Batch, SignedBatch, GENESIS_HASH};
+    use en_protocol::wire::index::IndexEntry;
+
+    let kg = SigningKey::from_seed(&[9; 32]);
+    let kg_hex = kg.public_key().to_hex();
+    let p = phone();
+    p.tick(NOW);
+    let (c, _) = code(p.handle_region_index("VN-KG".into(), vec![], NOW));
+    assert_eq!(c, "usage", "not followed before a visit");
+    let (c, _) = code(p.visit_region(vec![kg_hex.clone()], "VN".into(), NOW));
+    assert_eq!(c, "usage", "home is not a visited region");
+    p.visit_region(vec![kg_hex.clone()], "VN-KG".into(), NOW)
+        .unwrap();
+    assert_eq!(p.followed_regions(), vec!["VN", "VN-KG"]);
+    let v = p.visited_regions();
+    assert_eq!((v.len(), v[0].region.as_str()), (1, "VN-KG"));
+    assert_eq!(v[0].last_visit_day, NOW / 86_400);
+
+    // VN-KG's chain, signed by VN-KG's key.
+    let batch = Batch {
+        region: Region::new("VN-KG").unwrap(),
+        sequence: 1,
+        window_start: UnixTime(NOW - 7200),
+        window_end: UnixTime(NOW - 3600),
+        prev_hash: GENESIS_HASH,
+        keys: vec![],
+    }
+    .sign(&kg)
+    .unwrap();
+    let h = SignedBatch::decode(&batch).unwrap().header().clone();
+    let index = |key: &SigningKey| {
+        Index {
+            region: Region::new("VN-KG").unwrap(),
+            generated_at: UnixTime(NOW),
+            entries: vec![IndexEntry {
+                sequence: 1,
+                window_start: h.window_start,
+                window_end: h.window_end,
+                hash: h.hash,
+                size: h.size,
+            }],
+        }
+        .sign(key)
+        .unwrap()
+    };
+    // Signed by the home server's key: not VN-KG's, refused.
+    let (c, _) = code(p.handle_region_index("VN-KG".into(), index(&export()), NOW));
+    assert_eq!(c, "unknown_export_key");
+    let u = p
+        .handle_region_index("VN-KG".into(), index(&kg), NOW)
+        .unwrap();
+    assert_eq!(u.pending, 1);
+    let next = p.next_region_batch("VN-KG".into()).unwrap().unwrap();
+    assert_eq!((next.sequence, next.size), (1, batch.len() as u64));
+    let r = p.handle_region_batch("VN-KG".into(), batch, NOW).unwrap();
+    assert_eq!((r.sequence, r.hits), (1, 0));
+    assert_eq!(p.next_region_batch("VN-KG".into()).unwrap(), None);
+    assert_eq!(p.next_batch(), None, "home's chain is separate");
+
+    // Restored with VN-KG's keys it is the same phone; without them, refused.
+    let saved = p.save();
+    let home = vec![export().public_key().to_hex()];
+    let kg_keys = RegionKeys {
+        region: "VN-KG".into(),
+        export_public_keys: vec![kg_hex],
+    };
+    let again =
+        Phone::restore_traveller(saved.clone(), home.clone(), "VN".into(), vec![kg_keys]).unwrap();
+    assert_eq!(again.save(), saved);
+    assert_eq!(again.visited_regions(), p.visited_regions());
+    let (c, _) = code(Phone::restore_traveller(saved, home, "VN".into(), vec![]));
+    assert_eq!(c, "usage", "a followed region needs its keys");
+}

@@ -255,7 +255,8 @@ def scenario(server, export, sim_exe, key, tmp):
     notified = b.notify_days()
     check(notified == [met // DAY], f"B should be notified for day {met // DAY}: {notified}")
     check(len(exposures) == 1 and exposures[0].day == met // DAY
-          and exposures[0].report_types == ["confirmed"], f"B's exposures: {exposures}")
+          and exposures[0].report_types == ["confirmed"]
+          and exposures[0].cause == "confirmed", f"B's exposures: {exposures}")
     summary.append(f"phone B: {len(seen_b)} batches; batch {hit.sequence} ({hit.keys} keys) "
                    f"has A's key: {hit.hits} hits, {hit.windows} windows; notified for day "
                    f"{notified[0]} (score {exposures[0].score_sum:g})")

@@ -98,6 +98,11 @@ pub enum ReplayToken {
         /// The certificate id.
         id: [u8; 16],
     },
+    /// A revision token's nonce (random, under the server's MAC; see [`crate::revise`]).
+    Revision {
+        /// The token's nonce.
+        nonce: [u8; 16],
+    },
     /// A venue trace report's nonce (unique per authority; see [`crate::venue::accept`]).
     TraceReport {
         /// The signing authority.
@@ -115,6 +120,7 @@ impl std::fmt::Debug for ReplayToken {
                 write!(f, "ReplayToken::CaseReport({authority}, <nonce>)")
             }
             ReplayToken::Certificate { .. } => f.write_str("ReplayToken::Certificate(<id>)"),
+            ReplayToken::Revision { .. } => f.write_str("ReplayToken::Revision(<nonce>)"),
             ReplayToken::TraceReport { authority, .. } => {
                 write!(f, "ReplayToken::TraceReport({authority}, <nonce>)")
             }
@@ -135,6 +141,10 @@ impl ReplayToken {
             ReplayToken::Certificate { id } => {
                 out.extend_from_slice(b"en/v1/replay/certificate\0");
                 out.extend_from_slice(id);
+            }
+            ReplayToken::Revision { nonce } => {
+                out.extend_from_slice(b"en/v1/replay/revision\0");
+                out.extend_from_slice(nonce);
             }
             ReplayToken::TraceReport { authority, nonce } => {
                 out.extend_from_slice(b"en/v1/replay/trace-report\0");

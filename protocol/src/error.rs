@@ -81,6 +81,8 @@ impl VerifyError {
             VerifyError::DecryptionFailed => "decryption_failed",
             VerifyError::ReencryptionCheck => "reencryption_check_failed",
             VerifyError::NoOverlap => "no_overlap",
+            VerifyError::RevisionTokenMismatch => "revision_token_mismatch",
+            VerifyError::RevisionTokenExpired => "revision_token_expired",
         }
     }
 }
@@ -98,6 +100,7 @@ impl ValidationError {
             ValidationError::ReportTooOld => "report_too_old",
             ValidationError::CertificateLifetimeTooLong { .. } => "certificate_lifetime_too_long",
             ValidationError::TraceHourOutOfRange => "trace_hour_out_of_range",
+            ValidationError::RevisionTypeNotAllowed => "revision_type_not_allowed",
         }
     }
 }
@@ -338,6 +341,13 @@ pub enum VerifyError {
     /// The record's visit does not overlap the traced hour.
     #[error("the visit does not overlap the traced hour")]
     NoOverlap,
+    /// A revision token's MAC does not verify for these keys: forged, issued by another
+    /// server, or for another key set.
+    #[error("the revision token does not match these keys")]
+    RevisionTokenMismatch,
+    /// The revision token has expired.
+    #[error("the revision token has expired")]
+    RevisionTokenExpired,
 }
 
 /// Why the keys of an authentic upload break the protocol's rules.
@@ -379,4 +389,7 @@ pub enum ValidationError {
     /// A traced hour is in the future or older than the check-in retention.
     #[error("a traced hour is in the future or older than the retention period")]
     TraceHourOutOfRange,
+    /// A revision's certificate is not of type `confirmed` or `revoked`.
+    #[error("a revision may only set keys to confirmed or revoked")]
+    RevisionTypeNotAllowed,
 }

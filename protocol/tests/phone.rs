@@ -8,6 +8,8 @@ use common::{hear, Chain, T0};
 use en_protocol::matching::Scan;
 use en_protocol::phone::{FollowerConfig, Phone, STATE_MAGIC};
 use en_protocol::validate::to_diagnosis_keys;
+use en_protocol::wire::config::RiskConfig;
+use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::wire::{Region, ReportType};
 use en_protocol::{IntervalNumber, UnixTime};
 use proptest::prelude::*;
@@ -24,6 +26,16 @@ fn config(c: &Chain) -> FollowerConfig {
 /// attenuation) and hears `noise` random others; Bob tests positive and the server publishes
 /// his keys in batch 2. Returns Alice before she syncs, the chain, and the time.
 fn world(noise: usize) -> (Phone, Chain, u64) {
+    let (alice, chain, now, _) = world_typed(noise, ReportType::ConfirmedTest);
+    (alice, chain, now)
+}
+
+/// [`world`] with Bob's keys published as `report_type`; also returns Bob's keys re-typed
+/// by a function the caller uses to publish revisions.
+fn world_typed(
+    noise: usize,
+    report_type: ReportType,
+) -> (Phone, Chain, u64, impl Fn(ReportType) -> Vec<DiagnosisKey>) {
     let mut rng = ChaCha20Rng::seed_from_u64(99);
     let mut chain = Chain::new(98);
     let mut alice = Phone::new(config(&chain));
@@ -50,11 +62,12 @@ fn world(noise: usize) -> (Phone, Chain, u64) {
     assert_eq!(uploaded.len(), 1);
     let onset = Some(IntervalNumber((meet / DAY * 144) as u32));
     chain.publish(1);
-    let mut keys = to_diagnosis_keys(&uploaded, ReportType::ConfirmedTest, onset);
+    let mut keys = to_diagnosis_keys(&uploaded, report_type, onset);
     keys.extend(chain.random_keys(20, meet / DAY));
     chain.publish_with(keys, 1);
     let now = now.0.max(chain.now());
-    (alice, chain, now)
+    let retype = move |t| to_diagnosis_keys(&uploaded, t, onset);
+    (alice, chain, now, retype)
 }
 
 fn sync(
@@ -95,6 +108,56 @@ fn contact_is_matched_scored_and_notified() {
     assert_eq!((e.day, e.windows, e.newest_batch), (day, 1, 2));
     assert_eq!(e.report_types, vec![ReportType::ConfirmedTest]);
     assert_eq!(alice.notify_days(), vec![day]);
+}
+
+#[test]
+fn a_revised_key_replaces_its_earlier_metadata_and_a_revoked_key_cancels() {
+    let (mut alice, mut chain, now, retype) = world_typed(50, ReportType::SelfReport);
+    sync(&mut alice, &chain, 1, now);
+    let day = (T0 + 3600) / DAY;
+    // 6 sightings x 300 s x 1.5 (immediate) x 2.0 (onset today) x the self-report weight.
+    let base = 6.0 * 300.0 * 1.5 * 2.0;
+    let w = |i: usize| f64::from(RiskConfig::default().report_type_weights[i]) / 100.0;
+    let e = alice.exposures()[0].clone();
+    assert_eq!((e.day, e.windows), (day, 1));
+    assert_eq!(e.score_sum, base * w(2));
+    assert_eq!(e.report_types, vec![ReportType::SelfReport]);
+    assert_eq!(alice.cause(day), Some(ReportType::SelfReport));
+    assert_eq!(alice.matched_keys().len(), 1);
+
+    // Revised to confirmed in batch 3: replaced, not added to.
+    let mut keys = retype(ReportType::ConfirmedTest);
+    keys.extend(chain.random_keys(5, day));
+    chain.publish_with(keys, 1);
+    let now = now.max(chain.now());
+    let m = sync(&mut alice, &chain, 3, now);
+    assert_eq!(m.last().unwrap().days, vec![day]);
+    let e = alice.exposures()[0].clone();
+    assert_eq!((e.day, e.windows, e.newest_batch), (day, 1, 3));
+    assert_eq!(e.score_sum, base * w(0));
+    assert_eq!(e.report_types, vec![ReportType::ConfirmedTest]);
+    assert_eq!(alice.cause(day), Some(ReportType::ConfirmedTest));
+    assert_eq!(alice.notify_days(), vec![day]);
+    assert_eq!(
+        alice.matched_keys()[0].meta.report_type,
+        ReportType::ConfirmedTest
+    );
+
+    // The phone restarts: what each key contributed is remembered.
+    let bytes = alice.encode();
+    let mut alice = Phone::decode(&bytes, config(&chain)).unwrap();
+    assert_eq!(alice.encode(), bytes);
+    assert_eq!(alice.cause(day), Some(ReportType::ConfirmedTest));
+
+    // Revoked in batch 4: the exposure and its notification disappear.
+    chain.publish_with(retype(ReportType::Revoked), 1);
+    let now = now.max(chain.now());
+    let m = sync(&mut alice, &chain, 4, now);
+    assert_eq!(m.last().unwrap().days, vec![day]);
+    assert!(alice.exposures().is_empty());
+    assert!(alice.notify_days().is_empty());
+    assert_eq!(alice.cause(day), None);
+    assert!(alice.matched_keys().is_empty());
 }
 
 #[test]
@@ -252,7 +315,7 @@ fn a_visited_region_is_followed_matched_persisted_and_dropped() {
 
     // Stored with both chains; decoding needs TH's configuration.
     let bytes = alice.encode();
-    assert_eq!(bytes[4], 2);
+    assert_eq!(bytes[4], en_protocol::phone::STATE_VERSION);
     assert_eq!(
         Phone::decode(&bytes, config(&home)).unwrap_err().code(),
         "usage"

@@ -24,6 +24,7 @@ use en_protocol::wire::certificate::{Certificate, SignedCertificate};
 use en_protocol::wire::config::{RiskConfig, SignedRiskConfig};
 use en_protocol::wire::index::{Index, IndexEntry, SignedIndex};
 use en_protocol::wire::key::{DiagnosisKey, KeyMetadata, UploadKey};
+use en_protocol::wire::revision::{RevisionSecret, RevisionToken};
 use en_protocol::wire::{Audience, AuthorityId, Region, ReportType};
 use en_protocol::Error;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -666,7 +667,128 @@ fn generate() -> BTreeMap<&'static str, Value> {
             v,
         ),
     );
+    files.insert("revision_token.json", revision_vectors(&mut w));
     files
+}
+
+/// The revision secret and key set of `revision_token.json`'s context.
+const REVISION_SECRET: [u8; 32] = [0x52; 32];
+
+fn revision_keys(ctx: &Value) -> Vec<UploadKey> {
+    ctx["revision_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| UploadKey {
+            key: TemporaryExposureKey::from_bytes(
+                hex::decode_array(k["key"].as_str().unwrap()).unwrap(),
+            ),
+            rolling_start: IntervalNumber(k["rolling_start"].as_u64().unwrap() as u32),
+            rolling_period: k["rolling_period"].as_u64().unwrap() as u8,
+            transmission_risk: k["transmission_risk"].as_u64().unwrap() as u8,
+        })
+        .collect()
+}
+
+fn describe_revision(t: &RevisionToken) -> Value {
+    json!({"report_type": t.report_type.name(), "expires_at": t.expires_at.0,
+           "nonce": hex::encode(&t.nonce), "mac": hex::encode(&t.mac)})
+}
+
+fn revision_vectors(w: &mut World) -> Value {
+    let secret = RevisionSecret::from_bytes(REVISION_SECRET);
+    let keys = w.upload_keys(3);
+    let now = UnixTime(NOW);
+    let life = en_protocol::wire::revision::DEFAULT_LIFETIME_SECONDS;
+    let t = secret
+        .issue(ReportType::SelfReport, &keys, now, life, &mut w.rng)
+        .unwrap();
+    let b = t.encode();
+    let mut v = vec![ok(
+        "valid-self-report",
+        "a self-report upload's token, issued at `now`, verified for the context's keys",
+        &b,
+        describe_revision(&t),
+    )];
+    let t2 = secret
+        .issue(
+            ReportType::ConfirmedClinicalDiagnosis,
+            &keys,
+            now,
+            60,
+            &mut w.rng,
+        )
+        .unwrap();
+    v.push(ok(
+        "valid-clinical",
+        "a clinical (`likely`) upload's token valid for one more minute",
+        &t2.encode(),
+        describe_revision(&t2),
+    ));
+    v.extend(common_negatives(&b, &[], &w.export, false));
+    for (name, code, desc) in [
+        (
+            "type-confirmed",
+            1u8,
+            "report type confirmed: not revisable",
+        ),
+        ("type-revoked", 5, "report type revoked: not revisable"),
+        ("type-unknown", 4, "report type 4 is not defined"),
+    ] {
+        let mut p = b.clone();
+        p[5] = code;
+        v.push(err(name, desc, &p, "out_of_range"));
+    }
+    let mut p = b.clone();
+    let n = p.len();
+    p[n - 1] ^= 1;
+    v.push(err(
+        "bad-mac",
+        "one bit of the MAC flipped",
+        &p,
+        "revision_token_mismatch",
+    ));
+    let mut p = b.clone();
+    p[6..14].copy_from_slice(&(NOW + 10 * life).to_be_bytes());
+    v.push(err(
+        "extended-expiry",
+        "expiry moved later without the secret: the MAC covers the fields",
+        &p,
+        "revision_token_mismatch",
+    ));
+    let other = secret
+        .issue(ReportType::SelfReport, &keys[..2], now, life, &mut w.rng)
+        .unwrap();
+    v.push(err(
+        "other-key-set",
+        "validly issued for the first two keys only: the key set differs",
+        &other.encode(),
+        "revision_token_mismatch",
+    ));
+    let expired = secret
+        .issue(
+            ReportType::SelfReport,
+            &keys,
+            UnixTime(NOW - life),
+            life,
+            &mut w.rng,
+        )
+        .unwrap();
+    v.push(err(
+        "expired",
+        "validly issued 14 days before `now`: expires exactly at `now`",
+        &expired.encode(),
+        "revision_token_expired",
+    ));
+    let mut f = file(
+        "revision-token",
+        "Revision token (ENRT v1), MACed with the context's `revision_secret` over the context's `revision_keys`.",
+        w,
+        v,
+    );
+    f["context"]["revision_secret"] = json!(hex::encode(&REVISION_SECRET));
+    f["context"]["revision_keys"] = json!(keys.iter().map(describe_upload_key).collect::<Vec<_>>());
+    f
 }
 
 /// Decodes, verifies and describes one vector; the error code on failure.
@@ -731,6 +853,14 @@ fn check(format: &str, ctx: &Value, bytes: &[u8]) -> Result<(Value, Vec<u8>), St
         "phone-state" => {
             let p = phone_state_vectors::decode(bytes, export).map_err(code)?;
             Ok((phone_state_vectors::describe(&p), p.encode().to_vec()))
+        }
+        "revision-token" => {
+            let t = RevisionToken::decode(bytes).map_err(|e| code(e.into()))?;
+            let secret = RevisionSecret::from_bytes(
+                hex::decode_array(ctx["revision_secret"].as_str().unwrap()).unwrap(),
+            );
+            secret.verify(&t, &revision_keys(ctx), now).map_err(code)?;
+            Ok((describe_revision(&t), t.encode()))
         }
         other => panic!("unknown format {other}"),
     }
@@ -840,7 +970,7 @@ fn every_vector_behaves_as_stated() {
             path.display()
         );
     }
-    assert_eq!(files, 7, "one vector file per format");
+    assert_eq!(files, 8, "one vector file per format");
     assert!(checked > 60);
 }
 

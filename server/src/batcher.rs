@@ -156,7 +156,7 @@ async fn close_key_window(
         window_start = h.window_end;
     }
     state.store.advance_cut(boundary).await?;
-    let released = state.store.released_destined(boundary).await?;
+    let released = one_per_key(state.store.released_destined(boundary).await?);
     // The federation chains' batches of this window first: once the own batch is published
     // these keys are no longer pending (spec/federation.md §2).
     crate::federation::outbound::close_windows(state, window_start, boundary, &released).await?;
@@ -334,5 +334,62 @@ pub async fn run(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receive
             () = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// Keeps one entry per key, the last (stores list keys in the order they were written, so a
+/// later revision's metadata wins): a batch never carries a key twice. Stores keep one
+/// entry per key already; this holds whatever a store (or a future importer) hands over.
+fn one_per_key<T>(
+    released: Vec<(en_protocol::wire::key::DiagnosisKey, T)>,
+) -> Vec<(en_protocol::wire::key::DiagnosisKey, T)> {
+    let mut seen = std::collections::HashSet::with_capacity(released.len());
+    let mut out: Vec<_> = released
+        .into_iter()
+        .rev()
+        .filter(|(k, _)| seen.insert(*k.key.as_bytes()))
+        .collect();
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod one_per_key_tests {
+    use en_protocol::keys::TemporaryExposureKey;
+    use en_protocol::wire::key::{DiagnosisKey, KeyMetadata};
+    use en_protocol::wire::ReportType;
+    use en_protocol::IntervalNumber;
+
+    fn key(b: u8, t: ReportType) -> DiagnosisKey {
+        DiagnosisKey {
+            key: TemporaryExposureKey::from_bytes([b; 16]),
+            meta: KeyMetadata {
+                rolling_start: IntervalNumber(2_937_600),
+                rolling_period: 144,
+                transmission_risk: 0,
+                report_type: t,
+                days_since_onset: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_key_listed_twice_keeps_its_later_metadata() {
+        let got = super::one_per_key(vec![
+            (key(1, ReportType::SelfReport), 0),
+            (key(2, ReportType::SelfReport), 1),
+            (key(1, ReportType::ConfirmedTest), 2),
+        ]);
+        let got: Vec<([u8; 16], ReportType, i32)> = got
+            .into_iter()
+            .map(|(k, i)| (*k.key.as_bytes(), k.meta.report_type, i))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ([2; 16], ReportType::SelfReport, 1),
+                ([1; 16], ReportType::ConfirmedTest, 2),
+            ]
+        );
     }
 }

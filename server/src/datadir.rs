@@ -5,6 +5,7 @@
 //!   config.toml            0600  settings (config.rs)
 //!   authorities.json       0600  registered health authorities (registry.rs)
 //!   replay.key             0600  secret that keys the hashes of single-use tokens
+//!   revision.key           0600  secret that MACs revision tokens (spec/wire-format.md §11)
 //!   codes.key              0600  secret that keys the hashes of verification codes, tokens,
 //!                                API keys and console sessions
 //!   authority-keys/*.key   0600  signing keys the server holds for console authorities
@@ -31,6 +32,8 @@ use crate::error::Error;
 
 /// File name of the replay-token secret.
 pub const REPLAY_KEY_FILE: &str = "replay.key";
+/// File name of the revision-token secret.
+pub const REVISION_KEY_FILE: &str = "revision.key";
 /// File name of the verification-code secret.
 pub const CODES_KEY_FILE: &str = "codes.key";
 
@@ -66,6 +69,10 @@ impl DataDir {
     /// The replay-token secret.
     pub fn replay_key(&self) -> PathBuf {
         self.0.join(REPLAY_KEY_FILE)
+    }
+    /// The secret that MACs revision tokens.
+    pub fn revision_key(&self) -> PathBuf {
+        self.0.join(REVISION_KEY_FILE)
     }
     /// The secret keying the hashes of codes, tokens, API keys and sessions.
     pub fn codes_key(&self) -> PathBuf {
@@ -136,7 +143,7 @@ pub fn check_permissions(cfg: &Resolved) -> Result<(), Error> {
         }
     }
     check_private(&d.replay_key(), 0o600)?;
-    for p in [d.codes_key(), d.console_users()] {
+    for p in [d.codes_key(), d.revision_key(), d.console_users()] {
         if p.exists() {
             check_private(&p, 0o600)?;
         }
@@ -209,7 +216,7 @@ pub fn init(data_dir: &Path) -> Result<InitReport, Error> {
         keyfile::write_signing_key(&active, &SigningKey::generate(&mut rng))?;
         created.push(active.clone());
     }
-    for secret_file in [d.replay_key(), d.codes_key()] {
+    for secret_file in [d.replay_key(), d.codes_key(), d.revision_key()] {
         if create_secret(&secret_file)? {
             created.push(secret_file);
         }

@@ -194,6 +194,8 @@ impl From<VerifyError> for ApiError {
             VerifyError::NotYetValid => (C::NotYetValid, "The report or certificate claims to be issued in the future; check the issuer's clock."),
             VerifyError::WrongAudience => (C::WrongAudience, "The verification certificate was issued for another server."),
             VerifyError::TekmacMismatch => (C::TekmacMismatch, "The keys are not the ones the verification certificate was issued for."),
+            VerifyError::RevisionTokenMismatch => (C::RevisionTokenMismatch, "The revision token was not issued by this server for exactly these keys."),
+            VerifyError::RevisionTokenExpired => (C::RevisionTokenExpired, "The revision token has expired; keys can be revised only within 14 days of their upload."),
             _ => (C::InvalidRequest, "The request could not be verified."),
         };
         ApiError::new(code, msg)
@@ -229,6 +231,10 @@ impl From<ValidationError> for ApiError {
                 C::CertificateTooLong,
                 format!("The verification certificate is valid for longer than this server accepts ({max_seconds} seconds); ask for a shorter one."),
             ),
+            ValidationError::RevisionTypeNotAllowed => (
+                C::RevisionTypeNotAllowed,
+                "A revision's certificate must be of type confirmed or revoked.".into(),
+            ),
             ValidationError::TraceHourOutOfRange => (
                 C::TraceHourOutOfRange,
                 "A traced hour is in the future or older than the 14 days phones keep check-ins.".into(),
@@ -249,6 +255,10 @@ impl From<StoreError> for ApiError {
             StoreError::KeyExists(_) => ApiError::new(
                 ErrorCode::KeyExists,
                 "A key in this upload has already been uploaded.",
+            ),
+            StoreError::UnknownKeys => ApiError::new(
+                ErrorCode::RevisionUnknownKeys,
+                "A key of this revision is not stored here (never uploaded, or past its retention); nothing was changed.",
             ),
             StoreError::QuotaExceeded(_) => ApiError::new(
                 ErrorCode::QuotaExceeded,

@@ -131,6 +131,11 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let batcher = batch_worker.then(|| tokio::spawn(batcher::run(state.clone(), stop_rx.clone())));
     let purger = tokio::spawn(purge_codes(state.clone(), stop_rx.clone()));
+    let importers = if batch_worker {
+        federation::import::spawn_all(&state, &stop_rx)
+    } else {
+        Vec::new()
+    };
     let admin = listeners.admin.map(|l| {
         let (state, tls, mut stop) = (state.clone(), tls.clone(), stop_rx.clone());
         tokio::spawn(http::serve(l, tls, state, Listener::Admin, async move {
@@ -154,6 +159,9 @@ pub async fn serve(
         let _ = a.await;
     }
     let _ = purger.await;
+    for i in importers {
+        let _ = i.await;
+    }
     state.store.flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())

@@ -49,12 +49,36 @@ pub struct Metrics {
     /// 1 while this process holds the batch lock (closes the batches), else 0.
     pub batch_lock_held: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Keys imported per federation peer.
+    federation_imported: Mutex<BTreeMap<String, u64>>,
+    /// Failed or refused imports per (peer, reason).
+    federation_refused: Mutex<BTreeMap<(String, &'static str), u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
 }
 
 impl Metrics {
+    /// Counts keys imported from a federation peer (spec/federation.md §3).
+    pub fn federation_imported(&self, peer: &en_protocol::wire::Region, keys: u64) {
+        *self
+            .federation_imported
+            .lock()
+            .expect("metrics lock")
+            .entry(peer.as_str().to_string())
+            .or_default() += keys;
+    }
+
+    /// Counts an import from a federation peer that stopped, by reason.
+    pub fn federation_refused(&self, peer: &en_protocol::wire::Region, reason: &'static str) {
+        *self
+            .federation_refused
+            .lock()
+            .expect("metrics lock")
+            .entry((peer.as_str().to_string(), reason))
+            .or_default() += 1;
+    }
+
     /// Counts a rejection by its error code.
     pub fn reject(&self, code: &'static str) {
         *self
@@ -109,6 +133,25 @@ impl Metrics {
         let _ = writeln!(s, "# HELP en_requests_rejected_total Requests rejected, by error code.\n# TYPE en_requests_rejected_total counter");
         for (code, n) in self.rejected.lock().expect("metrics lock").iter() {
             let _ = writeln!(s, "en_requests_rejected_total{{code=\"{code}\"}} {n}");
+        }
+        let _ = writeln!(s, "# HELP en_federation_imported_keys_total Keys imported from each federation peer (padding included: it cannot be told apart).\n# TYPE en_federation_imported_keys_total counter");
+        for (peer, n) in self
+            .federation_imported
+            .lock()
+            .expect("metrics lock")
+            .iter()
+        {
+            let _ = writeln!(
+                s,
+                "en_federation_imported_keys_total{{peer=\"{peer}\"}} {n}"
+            );
+        }
+        let _ = writeln!(s, "# HELP en_federation_refused_total Imports from a federation peer that stopped, by peer and reason (a protocol error code, or unreachable, timeout, http_status, too_large, daily_limit, store).\n# TYPE en_federation_refused_total counter");
+        for ((peer, reason), n) in self.federation_refused.lock().expect("metrics lock").iter() {
+            let _ = writeln!(
+                s,
+                "en_federation_refused_total{{peer=\"{peer}\",reason=\"{reason}\"}} {n}"
+            );
         }
         counter(
             &mut s,

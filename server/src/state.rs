@@ -59,6 +59,10 @@ pub struct AppState {
     pub self_report: crate::selfreport::SelfReport,
     /// The health authority console's sessions and throttles (admin listener).
     pub console: crate::console::Console,
+    /// The federation peers this server imports from (spec/federation.md §3).
+    pub peers: Vec<Arc<crate::federation::import::Peer>>,
+    /// The secret that MACs revision tokens (`revision.key`).
+    pub revision: en_protocol::wire::revision::RevisionSecret,
     /// Time source.
     pub clock: Clock,
     /// When the state was built: the origin of the publish release schedule.
@@ -183,6 +187,10 @@ impl AppState {
         let decoy = Decoy::new(&policy, clock.now())?;
         let d = DataDir::new(&cfg.data_dir);
         datadir::create_secret(&d.codes_key())?;
+        datadir::create_secret(&d.revision_key())?;
+        let revision = en_protocol::wire::revision::RevisionSecret::from_bytes(
+            datadir::read_replay_key(&d.revision_key())?,
+        );
         let verification = Arc::new(
             Verification::new(
                 codes,
@@ -196,7 +204,13 @@ impl AppState {
         let console = crate::console::Console::new(&cfg);
         let self_report =
             crate::selfreport::SelfReport::open(&d.path().join(crate::selfreport::KEY_FILE))?;
+        let peers = crate::federation::import::peers(&cfg)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let state = Arc::new(AppState {
+            peers,
+            revision,
             self_report,
             padding_seed,
             decoy,

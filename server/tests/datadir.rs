@@ -25,6 +25,7 @@ async fn init_makes_it_private_and_the_server_refuses_an_exposed_one() {
     for f in [
         d.config_file(),
         d.replay_key(),
+        d.revision_key(),
         dir.join("export-keys/export-1.key"),
         dir.join("tls/key.pem"),
     ] {
@@ -43,6 +44,7 @@ async fn init_makes_it_private_and_the_server_refuses_an_exposed_one() {
         (dir.clone(), 0o755),
         (d.db(), 0o750),
         (d.replay_key(), 0o644),
+        (d.revision_key(), 0o640),
         (dir.join("tls/key.pem"), 0o640),
     ] {
         let before = mode(&path);

@@ -279,9 +279,10 @@ async fn tokens_are_kept_apart_as_keyed_hashes_until_they_expire() {
         )
         .unwrap();
     // `destinations`: the federation chains the key also goes to (spec/federation.md §1),
-    // only regions this server federates with, never who uploaded.
+    // only regions this server federates with, never who uploaded; `origin`: the region an
+    // imported key came from (spec/federation.md §3).
     assert_eq!(
-        columns, "destinations,expiry,meta,slot,tek",
+        columns, "destinations,expiry,meta,origin,slot,tek",
         "a key row says nothing about its upload"
     );
     // The token's record goes when it expires (a case report's nonce: the report age).

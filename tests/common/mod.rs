@@ -3,7 +3,9 @@
 //! cluster, [`pg`]), a registered health authority, and the real clients.
 #![allow(dead_code)]
 
+pub mod mirror;
 pub mod pg;
+pub mod running;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -324,7 +326,7 @@ pub async fn post_json(
     path: &str,
     body: &serde_json::Value,
 ) -> (u16, serde_json::Value, usize) {
-    let bytes = if path == "/v1/publish" {
+    let bytes = if path == "/v1/publish" || path == "/v1/revisions" {
         padded(body, server.state.cfg.config.publish_body_bytes)
     } else {
         serde_json::to_vec(body).unwrap()

@@ -125,7 +125,26 @@ impl SimServer {
         seed: u64,
         batch_period_seconds: u32,
     ) -> Result<Self, SimError> {
+        Self::in_process_federated(region, now, authority_key, seed, batch_period_seconds, &[])
+            .await
+    }
+
+    /// [`Self::in_process_for`], publishing a federation chain for each region of
+    /// `outbound` and sharing its authority's cases with them (spec/federation.md); it
+    /// imports from another server with [`Self::import_from`].
+    pub async fn in_process_federated(
+        region: &str,
+        now: UnixTime,
+        authority_key: SigningKey,
+        seed: u64,
+        batch_period_seconds: u32,
+        outbound: &[&str],
+    ) -> Result<Self, SimError> {
         let mut config = en_server::config::Config::default();
+        config.federation.outbound_regions = outbound.iter().map(|r| r.to_string()).collect();
+        if !outbound.is_empty() {
+            config.federation.share_authorities = vec![AUTHORITY.into()];
+        }
         config.batch_period_seconds = u64::from(batch_period_seconds);
         config.authority_daily_upload_quota = 10_000_000;
         config.limits.max_connections = 4096;
@@ -290,56 +309,106 @@ impl SimServer {
         via_authority: bool,
         rng: &mut ChaCha20Rng,
     ) -> Result<(), SimError> {
+        if !via_authority {
+            return self.upload_visiting(keys, onset, now, &[], rng).await;
+        }
         let b64 = base64::engine::general_purpose::STANDARD;
         self.upload_requests += 1;
-        let r = if via_authority {
-            let report = en_client::authority::case_report(
-                &self.authority,
-                self.region.as_str(),
-                &self.authority_key,
-                keys,
-                ReportType::ConfirmedTest,
-                onset,
-                now,
-                rng,
-            )?;
-            self.client
-                .post_json::<_, en_api::json::UploadAccepted>(
-                    "/v1/cases",
-                    &en_api::json::CaseUpload {
-                        report: b64.encode(report),
-                        padding: None,
-                    },
-                )
-                .await
-                .map(drop)
-        } else {
-            let hmac_key: [u8; 32] = rand::Rng::gen(rng);
-            let mac = en_protocol::tekmac::tekmac(&hmac_key, &keys, true);
-            let cert = en_client::authority::certify(
-                &self.authority,
-                &self.authority_key,
-                mac,
-                &self.audience,
-                ReportType::ConfirmedTest,
-                onset,
-                now,
-                3600,
-                rng,
-            )?;
-            en_client::phone::upload(
-                &self.client,
-                &keys,
-                &b64.encode(cert),
-                &b64.encode(hmac_key),
+        let report = en_client::authority::case_report(
+            &self.authority,
+            self.region.as_str(),
+            &self.authority_key,
+            keys,
+            ReportType::ConfirmedTest,
+            onset,
+            now,
+            rng,
+        )?;
+        self.client
+            .post_json::<_, en_api::json::UploadAccepted>(
+                "/v1/cases",
+                &en_api::json::CaseUpload {
+                    report: b64.encode(report),
+                    padding: None,
+                },
             )
             .await
             .map(drop)
-        };
-        r.map_err(|e| {
+            .map_err(|e| {
+                self.upload_refusals += 1;
+                e.into()
+            })
+    }
+
+    /// Uploads a confirmed case's keys through the phone with a certificate, naming the
+    /// regions the person visited (`visited_regions`, spec/federation.md §1).
+    pub async fn upload_visiting(
+        &mut self,
+        keys: Vec<UploadKey>,
+        onset: Option<IntervalNumber>,
+        now: UnixTime,
+        visited: &[en_protocol::wire::Region],
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(), SimError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        self.upload_requests += 1;
+        let hmac_key: [u8; 32] = rand::Rng::gen(rng);
+        let mac = en_protocol::tekmac::tekmac(&hmac_key, &keys, true);
+        let cert = en_client::authority::certify(
+            &self.authority,
+            &self.authority_key,
+            mac,
+            &self.audience,
+            ReportType::ConfirmedTest,
+            onset,
+            now,
+            3600,
+            rng,
+        )?;
+        en_client::phone::upload_visiting(
+            &self.client,
+            &keys,
+            &b64.encode(cert),
+            &b64.encode(hmac_key),
+            visited,
+        )
+        .await
+        .map(drop)
+        .map_err(|e| {
             self.upload_refusals += 1;
             e.into()
         })
+    }
+
+    /// Imports `other`'s federation chain for this server's region once (what a configured
+    /// peer's importer task does at each poll): verified against `other`'s export keys only.
+    /// Keys imported are published in this server's next window.
+    pub async fn import_from(
+        &self,
+        other: &SimServer,
+    ) -> Result<en_server::federation::import::Polled, SimError> {
+        let (Mode::InProcess(me), Some(url), Some(ca)) = (&self.mode, other.url(), other.ca_path())
+        else {
+            return Err(SimError::Config(
+                "federation needs two in-process servers".into(),
+            ));
+        };
+        let pem =
+            std::fs::read(&ca).map_err(|e| SimError::Config(format!("{}: {e}", ca.display())))?;
+        let setting = en_server::config::PeerSetting::new(
+            other.region.as_str(),
+            &url,
+            std::path::PathBuf::new(),
+        );
+        let peer = en_server::federation::import::Peer::connect(
+            other.region.clone(),
+            &setting,
+            other.export.clone(),
+            Some(&pem),
+        )?;
+        en_server::federation::import::poll(&me.state, &peer)
+            .await
+            .map_err(|e| SimError::Config(format!("import from {}: {e}", other.region)))
     }
 
     /// The health authority's side of a venue trace: opens the owner's `request` with the

@@ -10,11 +10,20 @@
 //! - (a) [`Condition::HomeOnly`]: phones follow their home region only, servers not federated;
 //! - (b) [`Condition::FollowVisited`]: phones follow every region they visited (the trip's
 //!   region from the first day of the trip);
-//! - (c) [`Condition::Federation`]: servers import each other's keys. It needs `en-server`'s
-//!   `[federation]` (issue #14, branch `fed`), which this build does not have: the run is
-//!   refused ([`SimError::Config`]) rather than faked. Once it lands, (c) is a configuration of
-//!   the two embedded servers (each the other's peer, `visited_regions` on uploads) with phones
-//!   following home only.
+//! - (c) [`Condition::Federation`]: the servers are federated (spec/federation.md): each
+//!   publishes a federation chain for the other region and imports the other's chain for
+//!   its own; cases name the region they visited in their upload; phones follow home only;
+//! - (d) [`Condition::Both`]: federation, and travellers also follow the region they visited.
+//!
+//! They help different contacts. Following a visited region (b) lets a traveller learn of a
+//! local case met there; it cannot tell a local that the traveller they met was a case, since
+//! the traveller uploads at home. Federation (c) does the latter: the traveller's upload names
+//! the visited region, whose server imports it; but a local case, who visited nothing, stays
+//! in its own region's chain, which the traveller back home does not follow.
+//!
+//! Every condition uploads the same way (the phone, with a certificate, naming the region the
+//! person visited if any) and syncs after the same two windows, so the conditions compare the
+//! same world, uploads and timing.
 
 use std::collections::BTreeSet;
 
@@ -43,19 +52,22 @@ pub const REGIONS: [&str; 2] = ["VN-HN", "VN-KG"];
 pub enum Condition {
     /// (a) Phones follow their home region only; servers not federated.
     HomeOnly,
-    /// (b) Phones also follow the regions they visited.
+    /// (b) Phones also follow the regions they visited; servers not federated.
     FollowVisited,
-    /// (c) Servers federated (import each other's keys); phones follow home only. Not
-    /// available in this build: refused.
+    /// (c) Servers federated (each imports the keys of the other's cases who visited it);
+    /// phones follow home only.
     Federation,
+    /// (d) Servers federated and phones also follow the regions they visited.
+    Both,
 }
 
 impl Condition {
-    /// The three conditions, in order.
-    pub const ALL: [Condition; 3] = [
+    /// The four conditions, in order.
+    pub const ALL: [Condition; 4] = [
         Condition::HomeOnly,
         Condition::FollowVisited,
         Condition::Federation,
+        Condition::Both,
     ];
 
     /// A short label.
@@ -64,12 +76,18 @@ impl Condition {
             Condition::HomeOnly => "(a) home region only",
             Condition::FollowVisited => "(b) travellers follow visited regions",
             Condition::Federation => "(c) federated servers",
+            Condition::Both => "(d) federation and following",
         }
     }
 
-    /// Whether this build can run it.
-    pub fn available(self) -> bool {
-        !matches!(self, Condition::Federation)
+    /// Whether travellers' phones also follow the region they visit.
+    pub fn follows_visited(self) -> bool {
+        matches!(self, Condition::FollowVisited | Condition::Both)
+    }
+
+    /// Whether the two servers are federated.
+    pub fn federated(self) -> bool {
+        matches!(self, Condition::Federation | Condition::Both)
     }
 }
 
@@ -159,13 +177,6 @@ impl Person {
 /// Runs one world under `condition`. The world (people, trips, contacts, cases) depends on
 /// the seed only, so the conditions compare the same contacts.
 pub async fn run(p: &TravelParams, condition: Condition) -> Result<TravelOutcome, SimError> {
-    if !condition.available() {
-        return Err(SimError::Config(
-            "condition (c) federation needs en-server's [federation] (issue #14, branch fed), \
-             which this build does not have: no numbers are made up for it"
-                .into(),
-        ));
-    }
     if p.days == 0 || p.days > 13 || p.trip_days == 0 || p.people_per_region < 2 {
         return Err(SimError::Config(
             "travel: 1-13 days, trips of 1 day or more, 2 people or more per region".into(),
@@ -191,7 +202,15 @@ pub async fn run(p: &TravelParams, condition: Condition) -> Result<TravelOutcome
     let mut servers = Vec::with_capacity(2);
     for (r, region) in REGIONS.iter().enumerate() {
         let key = SigningKey::generate(&mut rng);
-        servers.push(SimServer::in_process_for(region, start, key, p.seed ^ r as u64, 3600).await?);
+        let outbound: &[&str] = if condition.federated() {
+            &REGIONS[1 - r..2 - r]
+        } else {
+            &[]
+        };
+        servers.push(
+            SimServer::in_process_federated(region, start, key, p.seed ^ r as u64, 3600, outbound)
+                .await?,
+        );
     }
     let mut phones: Vec<Phone> = people
         .iter()
@@ -210,7 +229,7 @@ pub async fn run(p: &TravelParams, condition: Condition) -> Result<TravelOutcome
         for (i, phone) in phones.iter_mut().enumerate() {
             phone.handle_timeout(UnixTime(midnight), &mut rng);
             let here = people[i].region_on(day, p.trip_days);
-            if condition == Condition::FollowVisited && here != people[i].home {
+            if condition.follows_visited() && here != people[i].home {
                 phone.visit_region(servers[here].follower_config(), UnixTime(midnight))?;
             }
         }
@@ -252,20 +271,41 @@ pub async fn run(p: &TravelParams, condition: Condition) -> Result<TravelOutcome
         }
     }
 
-    // The day after: cases upload their keys to their home region's server; each server
-    // closes a batch; every phone syncs what it follows.
+    // The day after: cases upload their keys to their home region's server, naming the
+    // region they visited; each server closes a window (federated: its federation chain
+    // too), imports the other's chain (federated), and closes one more window, in which
+    // imported keys are published; then every phone syncs what it follows.
     let end = UnixTime(start.0 + p.days * DAY_SECONDS + 3600);
     for s in servers.iter_mut() {
         s.set_time(end)?;
     }
+    let regions: Vec<en_protocol::wire::Region> = REGIONS
+        .iter()
+        .map(|r| en_protocol::wire::Region::new(r).expect("a region code"))
+        .collect();
     for &c in &cases {
         let keys = phones[c].upload_keys(end);
         let onset = Some(IntervalNumber((start.0 / DAY_SECONDS * 144) as u32));
-        servers[people[c].home]
-            .upload(keys, onset, end, true, &mut rng)
+        let home = people[c].home;
+        let visited = if people[c].trip_start.is_some() {
+            &regions[1 - home..2 - home]
+        } else {
+            &[]
+        };
+        servers[home]
+            .upload_visiting(keys, onset, end, visited, &mut rng)
             .await?;
     }
     let boundary = UnixTime(end.0 + 3600);
+    for s in servers.iter_mut() {
+        s.set_time(boundary)?;
+        s.close_window(boundary).await?;
+    }
+    if condition.federated() {
+        servers[0].import_from(&servers[1]).await?;
+        servers[1].import_from(&servers[0]).await?;
+    }
+    let boundary = UnixTime(boundary.0 + 3600);
     for s in servers.iter_mut() {
         s.set_time(boundary)?;
         s.close_window(boundary).await?;
@@ -302,9 +342,8 @@ pub async fn run(p: &TravelParams, condition: Condition) -> Result<TravelOutcome
     })
 }
 
-/// Runs `seeds` worlds (seeds `p.seed`, `p.seed + 1`, …) under each available condition in
-/// `conditions` and summarises recall with 95 % intervals. An unavailable condition is an
-/// error (see [`Condition::Federation`]).
+/// Runs `seeds` worlds (seeds `p.seed`, `p.seed + 1`, …) under each condition in
+/// `conditions` and summarises recall with 95 % intervals.
 pub async fn run_seeds(
     p: &TravelParams,
     conditions: &[Condition],

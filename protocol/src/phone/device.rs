@@ -8,7 +8,7 @@ use std::fmt;
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
-use super::exposure::{ExposureDay, Exposures};
+use super::exposure::{ExposureDay, Exposures, MatchedKey};
 use super::keyring::{Broadcast, KeyRing};
 use super::regions::VisitedRegions;
 use super::{FollowerConfig, IndexUpdate, KeyFollower, Resync};
@@ -20,7 +20,7 @@ use crate::time::{UnixTime, DAY_SECONDS};
 use crate::wire::config::RiskConfig;
 use crate::wire::index::IndexEntry;
 use crate::wire::key::UploadKey;
-use crate::wire::Region;
+use crate::wire::{Region, ReportType};
 
 /// Most scans a phone keeps (and its stored state may hold): 14 days of a sighting every
 /// ~0.6 s, far beyond what a phone records; past it [`Phone::record_scan`] refuses.
@@ -239,7 +239,7 @@ impl Phone {
         let default = RiskConfig::default();
         let assessment = assess(windows, self.risk.as_ref().unwrap_or(&default));
         let sequence = batch.header().sequence;
-        let days = self.exposures.add(&assessment, sequence);
+        let days = self.exposures.add(keys, &assessment, sequence);
         BatchMatch {
             region,
             sequence,
@@ -272,6 +272,18 @@ impl Phone {
     /// Exposure results, by day.
     pub fn exposures(&self) -> &[ExposureDay] {
         &self.exposures.days
+    }
+
+    /// The keys behind the exposures, with the metadata they were last published with.
+    pub fn matched_keys(&self) -> &[MatchedKey] {
+        &self.exposures.matched
+    }
+
+    /// The report type that caused day `day`'s exposure: the type of the keys contributing
+    /// most to its score; `None` if the day has no exposure.
+    pub fn cause(&self, day: u64) -> Option<ReportType> {
+        let d = self.exposures.days.iter().find(|d| d.day == day)?;
+        d.main_report_type(&self.exposures.matched)
     }
 
     /// Days whose score sum reaches the notification threshold in force.

@@ -60,7 +60,10 @@ pub use chain_state::{
     DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS,
 };
 pub use device::{BatchMatch, Phone, MAX_SCANS};
-pub use exposure::{ExposureDay, EXPOSURE_RETENTION_DAYS, MAX_EXPOSURE_DAYS};
+pub use exposure::{
+    ExposureDay, KeyContribution, MatchedKey, EXPOSURE_RETENTION_DAYS, MAX_EXPOSURE_DAYS,
+    MAX_KEY_DAYS, MAX_MATCHED_KEYS,
+};
 pub use follower::{ChainFollower, KeyFollower, TraceFollower};
 pub use keyring::{Broadcast, KeyRing, KEY_RETENTION_DAYS, MAX_RING_KEYS};
 pub use regions::{MAX_VISITED_REGIONS, VISITED_REGION_RETENTION_DAYS};

@@ -6,7 +6,10 @@
 use zeroize::Zeroizing;
 
 use super::device::{Phone, MAX_SCANS};
-use super::exposure::{ExposureDay, Exposures, MAX_EXPOSURE_DAYS};
+use super::exposure::{
+    ExposureDay, Exposures, KeyContribution, MatchedKey, MAX_EXPOSURE_DAYS, MAX_KEY_DAYS,
+    MAX_MATCHED_KEYS,
+};
 use super::keyring::{KeyRing, MAX_RING_KEYS};
 use super::regions::{Visited, VisitedRegions, MAX_VISITED_REGIONS};
 use super::{ChainHead, FollowerConfig, FollowerState, KeyFollower};
@@ -15,14 +18,17 @@ use crate::keys::{TemporaryExposureKey, TEK_LEN};
 use crate::matching::{Scan, ScanStore};
 use crate::time::UnixTime;
 use crate::wire::config::RiskConfig;
+use crate::wire::key::{KeyMetadata, METADATA_LEN};
 use crate::wire::{Reader, Region, ReportType};
 
 /// Magic of the phone state.
 pub const MAGIC: &[u8; 4] = b"ENPS";
-/// The version written: 2 adds the visited regions after the exposure days.
-pub const VERSION: u8 = 2;
-/// The first version, still read: no visited regions.
+/// The version written: 3 adds the matched keys after the visited regions.
+pub const VERSION: u8 = 3;
+/// The first version, still read: no visited regions, no matched keys.
 const VERSION_1: u8 = 1;
+/// The second version, still read: visited regions, no matched keys.
+const VERSION_2: u8 = 2;
 /// Encoded length of a visited region past its region code: last visit day u64, head flag and
 /// head, index time flag and time.
 const VISITED_LEN: usize = 8 + 1 + 48 + 1 + 8;
@@ -34,6 +40,10 @@ const KEY_LEN: usize = 4 + TEK_LEN;
 const SCAN_LEN: usize = 8 + 16 + 4 + 1 + 2;
 /// Encoded length of an exposure day: day, score, windows, report types, newest batch.
 const EXPOSURE_LEN: usize = 8 + 8 + 4 + 1 + 8;
+/// Encoded length of a matched key before its contributions: key, metadata, batch, count.
+const MATCHED_LEN: usize = TEK_LEN + METADATA_LEN + 8 + 1;
+/// Encoded length of a key's contribution to a day: day, score, windows.
+const CONTRIBUTION_LEN: usize = 8 + 8 + 4;
 /// Encoded length of the risk configuration's fields (wire-format §7, `issued_at` onwards).
 const CONFIG_LEN: usize = 67;
 /// Report types an exposure can name, by bit (revoked keys never score).
@@ -97,7 +107,14 @@ pub(super) fn encode(phone: &Phone) -> Zeroizing<Vec<u8>> {
         + 2
         + exposures.len() * EXPOSURE_LEN
         + 1
-        + phone.visited.regions.len() * (1 + Region::MAX_LEN + VISITED_LEN);
+        + phone.visited.regions.len() * (1 + Region::MAX_LEN + VISITED_LEN)
+        + 2
+        + phone
+            .exposures
+            .matched
+            .iter()
+            .map(|m| MATCHED_LEN + m.days.len() * CONTRIBUTION_LEN)
+            .sum::<usize>();
     let mut out = Zeroizing::new(Vec::with_capacity(len));
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
@@ -139,8 +156,30 @@ pub(super) fn encode(phone: &Phone) -> Zeroizing<Vec<u8>> {
         out.extend_from_slice(&v.last_visit_day.to_be_bytes());
         put_chain(&mut out, v.follower.state());
     }
+    put_matched(&mut out, &phone.exposures.matched);
     debug_assert!(out.len() <= len);
     out
+}
+
+/// Version 3's matched keys: count u16, then each key with its metadata, newest batch and
+/// per-day contributions.
+fn put_matched(out: &mut Vec<u8>, matched: &[MatchedKey]) {
+    out.extend_from_slice(
+        &u16::try_from(matched.len())
+            .expect("MAX_MATCHED_KEYS fits a u16")
+            .to_be_bytes(),
+    );
+    for m in matched {
+        out.extend_from_slice(m.key.as_bytes());
+        out.extend_from_slice(&m.meta.to_bytes());
+        out.extend_from_slice(&m.batch.to_be_bytes());
+        out.push(u8::try_from(m.days.len()).expect("MAX_KEY_DAYS"));
+        for c in &m.days {
+            out.extend_from_slice(&c.day.to_be_bytes());
+            out.extend_from_slice(&c.score.to_bits().to_be_bytes());
+            out.extend_from_slice(&c.windows.to_be_bytes());
+        }
+    }
 }
 
 /// A follower's persisted chain state: `opt head`, `opt index_generated_at`.
@@ -195,7 +234,7 @@ fn too_many(what: &'static str, count: usize, max: usize) -> DecodeError {
     }
 }
 
-/// Strictly decodes a phone state (wire-format §9, version 2 or 1) for a phone configured with
+/// Strictly decodes a phone state (wire-format §9, version 3, 2 or 1) for a phone configured with
 /// `config`, and `visited` for the visited regions it stored.
 pub(super) fn decode(
     bytes: &[u8],
@@ -207,7 +246,7 @@ pub(super) fn decode(
         return Err(DecodeError::BadMagic("phone state").into());
     }
     let version = match r.u8("version")? {
-        v @ (VERSION_1 | VERSION) => v,
+        v @ (VERSION_1 | VERSION_2 | VERSION) => v,
         v => return Err(DecodeError::UnsupportedVersion(v).into()),
     };
     let region = Region::read(&mut r)?;
@@ -294,8 +333,13 @@ pub(super) fn decode(
             newest_batch,
         });
     }
-    let stored = if version == VERSION {
+    let stored = if version >= VERSION_2 {
         read_visited(&mut r, &region)?
+    } else {
+        Vec::new()
+    };
+    let matched = if version >= VERSION {
+        read_matched(&mut r)?
     } else {
         Vec::new()
     };
@@ -333,12 +377,72 @@ pub(super) fn decode(
         follower: KeyFollower::resume(config, state),
         visited: VisitedRegions { regions },
         risk,
-        exposures: Exposures { days },
+        exposures: Exposures { days, matched },
     })
 }
 
 /// A stored visited region: code, last visit day, head, index time.
 type StoredVisit = (Region, u64, Option<ChainHead>, Option<UnixTime>);
+
+/// Reads version 3's matched keys: strictly increasing keys, none revoked, each with one to
+/// [`MAX_KEY_DAYS`] contributions by strictly increasing day.
+fn read_matched(r: &mut Reader<'_>) -> Result<Vec<MatchedKey>, DecodeError> {
+    let n = usize::from(r.u16("matched key count")?);
+    if n > MAX_MATCHED_KEYS {
+        return Err(too_many("matched keys", n, MAX_MATCHED_KEYS));
+    }
+    check_room(r, n, MATCHED_LEN, "matched keys")?;
+    let mut matched: Vec<MatchedKey> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let key = TemporaryExposureKey::from_bytes(r.array("matched key")?);
+        if matched
+            .last()
+            .is_some_and(|m| m.key.as_bytes() >= key.as_bytes())
+        {
+            return Err(DecodeError::NonCanonical(
+                "matched keys must strictly increase",
+            ));
+        }
+        let meta = KeyMetadata::from_bytes(&r.array("matched key metadata")?)?;
+        if meta.report_type == ReportType::Revoked {
+            return Err(DecodeError::OutOfRange("matched key report type"));
+        }
+        let batch = r.u64("matched key batch")?;
+        let count = usize::from(r.u8("contribution count")?);
+        if batch == 0 || count == 0 || count > MAX_KEY_DAYS {
+            return Err(DecodeError::OutOfRange("matched key"));
+        }
+        let mut days: Vec<KeyContribution> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let day = r.u64("contribution day")?;
+            if days.last().is_some_and(|c| c.day >= day) {
+                return Err(DecodeError::NonCanonical(
+                    "contribution days must strictly increase",
+                ));
+            }
+            let score = f64::from_bits(r.u64("contribution score")?);
+            if !score.is_finite() || score.is_sign_negative() {
+                return Err(DecodeError::OutOfRange("contribution score"));
+            }
+            let windows = r.u32("contribution windows")?;
+            if windows == 0 {
+                return Err(DecodeError::OutOfRange("contribution windows"));
+            }
+            days.push(KeyContribution {
+                day,
+                score,
+                windows,
+            });
+        }
+        matched.push(MatchedKey {
+            key,
+            meta,
+            batch,
+            days,
+        });
+    }
+    Ok(matched)
+}
 
 /// Reads version 2's visited regions: strictly increasing codes, none the home region.
 fn read_visited(r: &mut Reader<'_>, home: &Region) -> Result<Vec<StoredVisit>, DecodeError> {

@@ -12,6 +12,7 @@ pub mod chain;
 pub mod config;
 pub mod index;
 pub mod key;
+pub mod revision;
 
 use crate::error::DecodeError;
 
@@ -209,7 +210,11 @@ impl ReportType {
         }
     }
     /// Parses [`ReportType::name`].
+    /// `likely` (the name for a clinical diagnosis) is accepted as an alias.
     pub fn from_name(s: &str) -> Option<Self> {
+        if s == "likely" {
+            return Some(Self::ConfirmedClinicalDiagnosis);
+        }
         Self::ALL.into_iter().find(|t| t.name() == s)
     }
     /// Transmission risk GAEN backfills when the uploader sent 0.

@@ -52,6 +52,10 @@ pub fn describe(p: &Phone) -> Value {
             "score_sum_bits": format!("{:016x}", e.score_sum.to_bits()), "windows": e.windows,
             "report_types": e.report_types.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "newest_batch": e.newest_batch})).collect::<Vec<_>>(),
+        "matched_keys": p.matched_keys().iter().map(|m| json!({"key": en_protocol::hex::encode(m.key.as_bytes()),
+            "metadata": en_protocol::hex::encode(&m.meta.to_bytes()), "batch": m.batch,
+            "days": m.days.iter().map(|c| json!({"day": c.day, "score_bits": format!("{:016x}", c.score.to_bits()),
+                "windows": c.windows})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         "visited_regions": p.visited_regions().map(|(r, day)| {
             let s = p.follower_of(r).unwrap().state();
             json!({"region": r.as_str(), "last_visit_day": day,
@@ -71,6 +75,10 @@ struct Layout {
     scan_count: usize,
     exposure_count: usize,
 }
+
+/// Encoded length of a matched key before its contributions, and of one contribution.
+const MATCHED_LEN: usize = 16 + 8 + 8 + 1;
+const CONTRIBUTION_LEN: usize = 8 + 8 + 4;
 
 fn layout(keys: usize, scans: usize) -> Layout {
     let head = 5 + 3;
@@ -151,12 +159,36 @@ pub fn vectors(w: &mut World) -> Vec<Value> {
     let (nkeys, nscans) = (alice.keys().len(), alice.scans().len());
     assert_eq!((nkeys, nscans, alice.exposures().len()), (3, 5, 1));
 
-    // Version 1 (before visited regions): the same fields without the trailing count; still
-    // read, re-encoded as version 2.
-    let v1 = |v2: &[u8]| {
-        let mut b = v2[..v2.len() - 1].to_vec();
+    let l = layout(nkeys, nscans);
+    // Where the visited-region count sits (after the exposure days), in "valid" and in the
+    // traveller's state (same keys, scans and exposures).
+    let visited_at = l.exposure_count + 2 + 29;
+    // One matched key with one contribution: the section "valid" ends with.
+    let matched_len = 2 + MATCHED_LEN + CONTRIBUTION_LEN;
+    assert_eq!(full.len(), visited_at + 1 + matched_len);
+    // Version 2 (before matched keys): the same fields without the matched-key section; still
+    // read (no matched keys), re-encoded as version 3 with an empty section.
+    let v2 = |v3: &[u8]| {
+        let mut b = v3[..v3.len() - matched_len].to_vec();
+        b[4] = 2;
+        b
+    };
+    // Version 1 (before visited regions): no visited-region count either.
+    let v1 = |v3: &[u8]| {
+        let mut b = v3[..visited_at].to_vec();
         b[4] = 1;
         b
+    };
+    // What an older version re-encodes as: version 3 with empty trailing sections.
+    let reencoded = |old: &[u8], sections: &[u8]| {
+        let mut b = old.to_vec();
+        b[4] = 3;
+        b.extend_from_slice(sections);
+        en_protocol::hex::encode(&b)
+    };
+    let without_matched = |mut d: Value| {
+        d["matched_keys"] = json!([]);
+        d
     };
     // A traveller: the same phone also following TH, visited today, with no batch yet.
     let mut traveller = Phone::decode(&full, config(export.clone())).unwrap();
@@ -169,18 +201,21 @@ pub fn vectors(w: &mut World) -> Vec<Value> {
         ok("valid", "three days of keys, five scans (three of a published key), head at batch 1, the configuration in force, one exposure day", &full, describe(&alice)),
         ok("valid-visited", "\"valid\" also following visited region TH (last visit today, no head or index yet; decoded with TH trusting the same export key)", &travelling, describe(&traveller)),
     ];
-    let mut old = ok("valid-v1", "\"valid\" in version 1 (no visited regions): still read; re-encoded as version 2 (`reencoded`)", &v1(&full), describe(&alice));
-    old["reencoded"] = json!(en_protocol::hex::encode(&full));
+    let mut old = ok("valid-v1", "\"valid\" in version 1 (no visited regions, no matched keys): still read, with no matched keys; re-encoded as version 3 (`reencoded`)", &v1(&full), without_matched(describe(&alice)));
+    old["reencoded"] = json!(reencoded(&v1(&full), &[0, 0, 0]));
+    v.push(old);
+    let mut old = ok("valid-v2", "\"valid-visited\" in version 2 (visited regions, no matched keys): still read, with no matched keys; re-encoded as version 3 (`reencoded`)", &v2(&travelling), without_matched(describe(&traveller)));
+    old["reencoded"] = json!(reencoded(&v2(&travelling), &[0, 0]));
     v.push(old);
     v.extend(common_negatives(&full, b"", &w.export, false));
-    // Version 2 is this format's current version: the shared wrong-version case uses 3.
+    // Version 3 is this format's current version: the shared wrong-version case uses 4.
     for n in v.iter_mut().filter(|n| n["name"] == "wrong-version") {
         let mut b = full.clone();
-        b[4] = 3;
+        b[4] = 4;
         n["hex"] = json!(en_protocol::hex::encode(&b));
-        n["description"] = json!("version byte 3: unknown versions are rejected");
+        n["description"] = json!("version byte 4: unknown versions are rejected");
     }
-    let tv = travelling.len() - (2 + 2 + 8 + 1 + 1); // the visited count
+    let tv = visited_at; // the visited count
     let tpatch = |at: usize, bytes: &[u8]| {
         let mut p = travelling.clone();
         p[at..at + bytes.len()].copy_from_slice(bytes);
@@ -194,8 +229,8 @@ pub fn vectors(w: &mut World) -> Vec<Value> {
     ));
     v.push(err(
         "visited-count-past-end",
-        "2 visited regions claimed, 1 present",
-        &tpatch(tv, &[2]),
+        "16 visited regions claimed, 1 present: rejected before allocating",
+        &tpatch(tv, &[16]),
         "truncated",
     ));
     v.push(err(
@@ -214,13 +249,32 @@ pub fn vectors(w: &mut World) -> Vec<Value> {
         "visited-v1-trailer",
         "version 1 with version 2's visited-region count: trailing byte",
         &{
-            let mut b = full.clone();
+            let mut b = full[..visited_at + 1].to_vec();
             b[4] = 1;
             b
         },
         "trailing_bytes",
     ));
-    let l = layout(nkeys, nscans);
+    v.push(err(
+        "matched-v2-trailer",
+        "version 2 with version 3's matched-key section: trailing bytes",
+        &{
+            let mut b = full.clone();
+            b[4] = 2;
+            b
+        },
+        "trailing_bytes",
+    ));
+    v.push(err(
+        "matched-v3-missing",
+        "version 3 without its matched-key count",
+        &{
+            let mut b = v2(&full);
+            b[4] = 3;
+            b
+        },
+        "truncated",
+    ));
     let patch = |at: usize, bytes: &[u8]| {
         let mut p = full.clone();
         p[at..at + bytes.len()].copy_from_slice(bytes);
@@ -314,6 +368,44 @@ pub fn vectors(w: &mut World) -> Vec<Value> {
         &patch(e0 + 20, &[0x09]),
         "out_of_range",
     ));
+    let mc = visited_at + 1; // the matched-key count
+    v.push(err(
+        "matched-count-too-high",
+        "4,097 matched keys claimed (at most 4,096)",
+        &patch(mc, &4097u16.to_be_bytes()),
+        "too_many",
+    ));
+    v.push(err(
+        "matched-count-past-end",
+        "2 matched keys claimed, 1 present",
+        &patch(mc, &2u16.to_be_bytes()),
+        "truncated",
+    ));
+    let m0 = mc + 2;
+    v.push(err(
+        "matched-key-too-many-days",
+        "a matched key claiming 5 contributions (at most 4)",
+        &patch(m0 + 16 + 8 + 8, &[5]),
+        "out_of_range",
+    ));
+    v.push(err(
+        "matched-key-revoked",
+        "a matched key stored with report type revoked (revoked keys never contribute)",
+        &patch(m0 + 16 + 6, &[5]),
+        "out_of_range",
+    ));
+    v.push(err(
+        "matched-key-no-days",
+        "a matched key with zero contributions",
+        &patch(m0 + 16 + 8 + 8, &[0]),
+        "out_of_range",
+    ));
+    v.push(err(
+        "matched-key-score-nan",
+        "a matched key's contribution score is a NaN",
+        &patch(m0 + 33 + 8, &f64::NAN.to_bits().to_be_bytes()),
+        "out_of_range",
+    ));
     v.push(err(
         "wrong-region",
         "a state for TH decoded by a phone configured for VN",
@@ -338,6 +430,10 @@ fn layout_matches_the_encoder() {
         &full[l.exposure_count..l.exposure_count + 2],
         &1u16.to_be_bytes()
     );
-    assert_eq!(full.len(), l.exposure_count + 2 + 29 + 1);
-    assert_eq!(full[full.len() - 1], 0, "no visited regions");
+    // No visited regions, then one matched key (Bob's) that contributed to one day.
+    let visited = l.exposure_count + 2 + 29;
+    assert_eq!(full[visited], 0, "no visited regions");
+    let m0 = visited + 1;
+    assert_eq!(&full[m0..m0 + 2], &1u16.to_be_bytes());
+    assert_eq!(full.len(), m0 + 2 + MATCHED_LEN + CONTRIBUTION_LEN);
 }

@@ -52,6 +52,23 @@ pub struct PeerSetting {
     pub timeout_seconds: u64,
 }
 
+impl PeerSetting {
+    /// A peer at `url` for `region` whose export public key file is `export_public_key`, with
+    /// the default limits and no CA of its own.
+    pub fn new(region: &str, url: &str, export_public_key: PathBuf) -> Self {
+        PeerSetting {
+            region: region.into(),
+            url: url.into(),
+            export_public_key,
+            tls_ca: None,
+            poll_seconds: default_poll(),
+            max_keys_per_day: default_max_keys(),
+            max_batch_bytes: default_max_bytes(),
+            timeout_seconds: default_timeout(),
+        }
+    }
+}
+
 fn default_poll() -> u64 {
     60
 }

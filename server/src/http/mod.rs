@@ -9,6 +9,7 @@ mod admin;
 mod body;
 mod conn;
 mod download;
+mod revise;
 mod router;
 mod selfreport;
 mod traces;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hyper::{Method, Request};
 
-use super::{admin, body, download, selfreport, traces, upload, verify, ReqBody, Resp};
+use super::{admin, body, download, revise, selfreport, traces, upload, verify, ReqBody, Resp};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,6 +24,7 @@ enum Route {
     Cases,
     CasesBulk,
     Publish,
+    Revisions,
     Verify,
     Certificate,
     SelfReportKey,
@@ -53,6 +54,7 @@ fn find(role: Listener, path: &str) -> Option<(Route, &'static str)> {
         (Listener::Public, "/v1/cases") => (Route::Cases, POST),
         (Listener::Public, "/v1/cases/bulk") => (Route::CasesBulk, POST),
         (Listener::Public, "/v1/publish") => (Route::Publish, POST),
+        (Listener::Public, "/v1/revisions") => (Route::Revisions, POST),
         (Listener::Public, "/v1/verify") => (Route::Verify, POST),
         (Listener::Public, "/v1/certificate") => (Route::Certificate, POST),
         (Listener::Public, "/v1/self-report/key") => (Route::SelfReportKey, GET),
@@ -97,6 +99,7 @@ pub async fn route<B: ReqBody>(
     if matches!(
         route,
         Route::Publish
+            | Route::Revisions
             | Route::Verify
             | Route::Certificate
             | Route::SelfReportTokens
@@ -125,6 +128,7 @@ pub async fn route<B: ReqBody>(
             upload::cases_bulk(state, body::read_json(state, req, true).await?).await
         }
         Route::Publish
+        | Route::Revisions
         | Route::Verify
         | Route::Certificate
         | Route::SelfReportTokens
@@ -181,6 +185,7 @@ async fn phone<B: ReqBody>(
         Route::Certificate => verify::certificate(state, body).await,
         Route::SelfReportTokens => selfreport::tokens(state, body).await,
         Route::SelfReportRedeem => selfreport::redeem(state, body).await,
+        Route::Revisions => revise::revise(state, body).await,
         _ => upload::publish(state, body).await,
     }
 }

@@ -32,10 +32,11 @@ use crate::store::Inserted;
 /// different sizes) cannot be told apart by the response.
 pub const UPLOAD_RESPONSE_LEN: usize = 256;
 
-fn accepted(n: usize) -> Resp {
+pub(super) fn accepted(n: usize, revision_token: Option<String>) -> Resp {
     let body = |pad: usize| {
         serde_json::to_string(&UploadAccepted {
             accepted_keys: n,
+            revision_token: revision_token.clone(),
             padding: "=".repeat(pad),
         })
         .expect("serializes")
@@ -106,6 +107,15 @@ async fn store(
     Ok(uploads.iter().map(|u| u.keys().len()).sum())
 }
 
+/// The revision token for a stored upload of a revisable type (clinical, self-report), base64.
+fn revision_token(state: &AppState, upload: &AcceptedUpload, now: UnixTime) -> Option<String> {
+    let lifetime = en_protocol::wire::revision::DEFAULT_LIFETIME_SECONDS;
+    state
+        .revision
+        .issue_for(upload, now, lifetime, &mut rand::rngs::OsRng)
+        .map(|t| base64::engine::general_purpose::STANDARD.encode(t.encode()))
+}
+
 /// Decodes, verifies and accepts one base64 signed case report.
 fn check_report(state: &AppState, report: &str, now: UnixTime) -> Result<AcceptedUpload, ApiError> {
     let bytes = b64(report, ErrorCode::MalformedReport, "report")?;
@@ -123,7 +133,7 @@ pub async fn cases(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError> 
     let n = store(state, std::slice::from_ref(&upload), &[], false).await?;
     state.metrics.cases_answered.fetch_add(1, Relaxed);
     tracing::info!(authority = %upload.authority(), keys = n, "case report stored");
-    Ok(accepted(n))
+    Ok(accepted(n, revision_token(state, &upload, now)))
 }
 
 /// `POST /v1/cases/bulk`: many signed case reports, stored together or not at all. Each
@@ -165,14 +175,33 @@ pub async fn cases_bulk(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiEr
 
 /// What every phone upload is checked for before anything else, real or fake, so a malformed
 /// fake gets the same 400 a malformed real one gets.
-struct Shape {
-    certificate: Vec<u8>,
-    hmac_key: Vec<u8>,
-    keys: Vec<UploadKey>,
+pub(super) struct Shape {
+    pub(super) certificate: Vec<u8>,
+    pub(super) hmac_key: Vec<u8>,
+    pub(super) keys: Vec<UploadKey>,
     visited: Vec<Region>,
 }
 
 fn shape(state: &AppState, body: &[u8], req: &PublishUpload) -> Result<Shape, ApiError> {
+    shape_of(
+        state,
+        body,
+        &req.certificate,
+        &req.hmac_key,
+        &req.keys,
+        &req.visited_regions,
+    )
+}
+
+/// The shape checks of a phone upload's parts (also a revision's: `POST /v1/revisions`).
+pub(super) fn shape_of(
+    state: &AppState,
+    body: &[u8],
+    certificate: &str,
+    hmac_key: &str,
+    keys: &[JsonKey],
+    visited_regions: &[String],
+) -> Result<Shape, ApiError> {
     let want = state.cfg.config.publish_body_bytes;
     if want != 0 && body.len() != want {
         return Err(ApiError::new(
@@ -181,23 +210,22 @@ fn shape(state: &AppState, body: &[u8], req: &PublishUpload) -> Result<Shape, Ap
         ));
     }
     let max = state.policy.keys.max_keys;
-    if req.keys.is_empty() {
+    if keys.is_empty() {
         return Err(ApiError::new(
             ErrorCode::NoKeys,
             "The upload contains no keys.",
         ));
     }
-    if req.keys.len() > max {
+    if keys.len() > max {
         return Err(ApiError::new(
             ErrorCode::TooManyKeys,
             format!(
                 "The upload contains {} keys; at most {max} are accepted.",
-                req.keys.len()
+                keys.len()
             ),
         ));
     }
-    let keys = req
-        .keys
+    let keys = keys
         .iter()
         .map(JsonKey::to_upload_key)
         .collect::<Result<Vec<_>, _>>()
@@ -207,25 +235,21 @@ fn shape(state: &AppState, body: &[u8], req: &PublishUpload) -> Result<Shape, Ap
                 format!("{}.", capitalise(&e.to_string())),
             )
         })?;
-    let visited = check_visited_regions(&req.visited_regions, &state.cfg.region).map_err(|e| {
+    let visited = check_visited_regions(visited_regions, &state.cfg.region).map_err(|e| {
         let code = match e {
             VisitedRegionsError::TooMany(_) => ErrorCode::TooManyVisitedRegions,
             _ => ErrorCode::InvalidVisitedRegion,
         };
         ApiError::new(code, format!("{}.", capitalise(&e.to_string())))
     })?;
-    let hmac_key = b64(&req.hmac_key, ErrorCode::InvalidHmacKey, "HMAC key")?;
+    let hmac_key = b64(hmac_key, ErrorCode::InvalidHmacKey, "HMAC key")?;
     if !(16..=64).contains(&hmac_key.len()) {
         return Err(ApiError::new(
             ErrorCode::InvalidHmacKey,
             "The HMAC key must be 16 to 64 bytes.",
         ));
     }
-    let certificate = b64(
-        &req.certificate,
-        ErrorCode::MalformedCertificate,
-        "certificate",
-    )?;
+    let certificate = b64(certificate, ErrorCode::MalformedCertificate, "certificate")?;
     Ok(Shape {
         certificate,
         hmac_key,
@@ -252,22 +276,8 @@ pub async fn publish(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError
     let req: PublishUpload = parse(&body.bytes)?;
     let s = shape(state, &body.bytes, &req)?;
     let now = state.clock.now();
-    let n = s.keys.len();
     if req.fake {
-        let decoy = SignedCertificate::decode(&state.decoy.certificate)
-            .map_err(|e| ApiError::malformed(ErrorCode::MalformedCertificate, "certificate", e))?;
-        if let Ok(v) = decoy.verify(
-            &state.decoy.registry,
-            &state.policy.audience,
-            now,
-            state.policy.clock_skew_seconds,
-        ) {
-            let _ = validate_keys(&s.keys, now, &state.policy.keys);
-            let _ = v.bind(s.keys, &s.hmac_key);
-        }
-        state.store.chaff(n).await.map_err(ApiError::from)?;
-        state.metrics.publish_answered.fetch_add(1, Relaxed);
-        return Ok(accepted(n));
+        return fake(state, s, now).await;
     }
     let cert = SignedCertificate::decode(&s.certificate).map_err(|e| {
         ApiError::malformed(
@@ -299,7 +309,29 @@ pub async fn publish(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError
     state.metrics.publish_answered.fetch_add(1, Relaxed);
     super::verify::count_keys(state, &upload, now).await;
     tracing::info!(authority = %upload.authority(), keys = n, "certified upload stored");
-    Ok(accepted(n))
+    Ok(accepted(n, revision_token(state, &upload, now)))
+}
+
+/// A fake phone upload (or revision): the same kind of work as a real one — a certificate
+/// decoded and its signature verified (the server's own decoy certificate), the keys checked
+/// against the rules and MAC'd with the phone's HMAC key — and the same durable write, then
+/// an answer of the same length.
+pub(super) async fn fake(state: &AppState, s: Shape, now: UnixTime) -> Result<Resp, ApiError> {
+    let n = s.keys.len();
+    let decoy = SignedCertificate::decode(&state.decoy.certificate)
+        .map_err(|e| ApiError::malformed(ErrorCode::MalformedCertificate, "certificate", e))?;
+    if let Ok(v) = decoy.verify(
+        &state.decoy.registry,
+        &state.policy.audience,
+        now,
+        state.policy.clock_skew_seconds,
+    ) {
+        let _ = validate_keys(&s.keys, now, &state.policy.keys);
+        let _ = v.bind(s.keys, &s.hmac_key);
+    }
+    state.store.chaff(n).await.map_err(ApiError::from)?;
+    state.metrics.publish_answered.fetch_add(1, Relaxed);
+    Ok(accepted(n, None))
 }
 
 /// The federation chains an accepted phone upload's keys go to (spec/federation.md §1): the

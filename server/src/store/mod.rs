@@ -23,6 +23,7 @@
 //! [`crate::objects`]; verification codes in a [`CodeStore`] ([`codes`]).
 
 pub mod codes;
+pub mod import;
 pub mod open;
 pub mod postgres;
 pub mod sled;
@@ -30,6 +31,9 @@ pub mod token;
 pub mod traces;
 
 use en_protocol::accept::AcceptedUpload;
+use en_protocol::import::AcceptedImport;
+use en_protocol::phone::FollowerState;
+use en_protocol::revise::AcceptedRevision;
 use en_protocol::wire::batch::BatchHash;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
@@ -37,6 +41,7 @@ use en_protocol::wire::Region;
 use en_protocol::UnixTime;
 
 pub use self::codes::CodeStore;
+pub use self::import::Imported;
 pub use self::postgres::PgStore;
 pub use self::sled::codes::SledCodeStore;
 pub use self::sled::SledStore;
@@ -82,6 +87,10 @@ pub enum StoreError {
     /// write): the upload may be stored. A retry of the same upload is safe.
     #[error("could not confirm that the write is durable: {0}")]
     Uncertain(String),
+    /// A revised key is not stored here (never uploaded, or its retention is over), or a key
+    /// appears twice in one revision; nothing was written.
+    #[error("a revised key is not stored")]
+    UnknownKeys,
     /// Storage failure; nothing was written.
     #[error("storage error: {0}")]
     Io(String),
@@ -204,6 +213,22 @@ pub trait Store: TraceStore + Send + Sync + 'static {
     /// head's cut are published from now on.
     async fn publish(&self, entry: &IndexEntry, head: ChainHead) -> Result<(), StoreError>;
 
+    /// Stores an accepted revision atomically and durably (spec/api.md, `POST /v1/revisions`):
+    /// spends its two single-use tokens (the certificate id and the revision token's nonce),
+    /// then gives every key its new metadata as [`Store::republish`] does. On any refusal
+    /// nothing is written: a replayed token ([`StoreError::Replayed`]), a key this store does
+    /// not hold ([`StoreError::UnknownKeys`]). A retry (both tokens spent before on exactly
+    /// these keys and metadata) is answered [`Inserted::AlreadyStored`].
+    async fn revise(&self, revision: &AcceptedRevision) -> Result<Inserted, StoreError>;
+
+    /// Publishes stored keys again with new metadata, atomically and durably: a key not yet
+    /// published gets the new metadata in place (it is published once, with it); a key already
+    /// published is released again at the publication cut, so the next batch carries it with
+    /// the new metadata. A store holds one entry per key, so a batch never carries a key twice
+    /// and the latest metadata wins. Each key keeps its federation destinations. Refused with
+    /// [`StoreError::UnknownKeys`], nothing written, if a key is not stored (or appears twice).
+    async fn republish(&self, keys: &[DiagnosisKey]) -> Result<(), StoreError>;
+
     /// Index entries of the retained batches, oldest first.
     async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError>;
 
@@ -222,6 +247,25 @@ pub trait Store: TraceStore + Send + Sync + 'static {
 
     /// Forgets federation batches whose window ended before `oldest`; returns them.
     async fn federation_prune(&self, oldest: UnixTime) -> Result<Vec<(Region, u64)>, StoreError>;
+
+    /// The follower state of the import from `origin`'s federation chain for this region
+    /// (spec/federation.md §3), if anything was imported from it.
+    async fn import_state(&self, origin: &Region) -> Result<Option<FollowerState>, StoreError>;
+
+    /// Imports a verified batch of a peer's federation chain, atomically and durably, with
+    /// the follower's state after it: its keys not stored before are released in the next
+    /// window, with their origin recorded and no destinations (never forwarded); a key
+    /// imported before from the same origin with other metadata is a revision made there and
+    /// gets the new metadata as [`Store::republish`] gives it; other keys stored before are
+    /// skipped. Refused ([`StoreError::QuotaExceeded`], nothing written) if it
+    /// would take the keys imported or revised from the origin on UTC day `now.day()` beyond
+    /// `limit`.
+    async fn import(
+        &self,
+        batch: &AcceptedImport,
+        now: UnixTime,
+        limit: u64,
+    ) -> Result<Imported, StoreError>;
 
     /// Forgets batches whose window ended before `oldest` and everything whose retention is
     /// over at `now` (published records, expired replay records, old quota counts). Returns

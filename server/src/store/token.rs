@@ -8,7 +8,9 @@
 //! [`TokenHasher::check_value`] lets a shared store refuse a replica whose secret differs.
 
 use en_protocol::accept::AcceptedUpload;
+use en_protocol::revise::AcceptedRevision;
 use en_protocol::venue::AcceptedTrace;
+use en_protocol::wire::key::DiagnosisKey;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -50,19 +52,31 @@ impl TokenHasher {
     /// metadata, in sorted order: the same keys give the same digest).
     pub fn replay_of(&self, u: &AcceptedUpload) -> (TokenHash, [u8; 32]) {
         let token = self.mac(b"en/v1/replay-token", &[&u.token().to_bytes()]);
-        let mut keys: Vec<[u8; 24]> = u
-            .keys()
-            .iter()
+        (token, self.keys_digest(u.keys().iter().map(|k| &k.key)))
+    }
+
+    /// The keyed hashes of a revision's two single-use tokens (certificate id, revision
+    /// token nonce), each with the keyed digest of the revised keys (a retry sends the same).
+    pub fn revision_replays_of(&self, r: &AcceptedRevision) -> [(TokenHash, [u8; 32]); 2] {
+        let digest = self.keys_digest(r.keys().iter());
+        r.tokens()
+            .clone()
+            .map(|(t, _)| (self.mac(b"en/v1/replay-token", &[&t.to_bytes()]), digest))
+    }
+
+    /// A keyed digest of a set of keys with their metadata (order-independent).
+    fn keys_digest<'a>(&self, keys: impl Iterator<Item = &'a DiagnosisKey>) -> [u8; 32] {
+        let mut keys: Vec<[u8; 24]> = keys
             .map(|k| {
                 let mut b = [0u8; 24];
-                b[..16].copy_from_slice(k.key.key.as_bytes());
-                b[16..].copy_from_slice(&k.key.meta.to_bytes());
+                b[..16].copy_from_slice(k.key.as_bytes());
+                b[16..].copy_from_slice(&k.meta.to_bytes());
                 b
             })
             .collect();
         keys.sort_unstable();
         let flat: Vec<u8> = keys.concat();
-        (token, self.mac(b"en/v1/replay-keys", &[&flat]))
+        self.mac(b"en/v1/replay-keys", &[&flat])
     }
 
     /// The keyed hash of a venue trace report's token (domain-separated from a case

@@ -91,3 +91,78 @@ pub async fn publish(store: &(impl Store + ?Sized), sequence: u64, cut: UnixTime
     };
     store.publish(&entry, head).await.unwrap();
 }
+
+/// The server's revision secret in the store tests.
+pub fn revision_secret() -> en_protocol::wire::revision::RevisionSecret {
+    en_protocol::wire::revision::RevisionSecret::from_bytes([7; 32])
+}
+
+/// A revision of keys `(first byte, UTC day)` (as [`upload`] stored them) to `to`, with a
+/// certificate of id `[cert; 16]` and a revision token issued for these keys with nonce
+/// material from `token_seed`, signed, verified and accepted exactly as `POST /v1/revisions`
+/// does.
+pub fn revision(
+    keys: &[(u8, u32)],
+    to: ReportType,
+    cert: u8,
+    token_seed: u64,
+    now: UnixTime,
+) -> en_protocol::revise::AcceptedRevision {
+    use en_protocol::wire::certificate::{Certificate, SignedCertificate};
+    use rand::SeedableRng;
+    let keys: Vec<UploadKey> = keys
+        .iter()
+        .map(|(b, day)| UploadKey {
+            key: TemporaryExposureKey::from_bytes([*b; 16]),
+            rolling_start: IntervalNumber(day * 144),
+            rolling_period: 144,
+            transmission_risk: 0,
+        })
+        .collect();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(token_seed);
+    let token = revision_secret()
+        .issue(ReportType::SelfReport, &keys, now, 14 * DAY, &mut rng)
+        .unwrap();
+    let id = AuthorityId::new("moh").unwrap();
+    let audience = Audience::new("a").unwrap();
+    let hmac_key = [3u8; 32];
+    let signed = Certificate {
+        authority: id.clone(),
+        report_type: to,
+        symptom_onset: None,
+        issued_at: now,
+        expires_at: now.plus(3600),
+        audience: audience.clone(),
+        id: [cert; 16],
+        tekmac: en_protocol::tekmac::tekmac(&hmac_key, &keys, true),
+    }
+    .sign(&authority())
+    .unwrap();
+    let registry = BTreeMap::from([(
+        id,
+        AuthorityInfo {
+            public_key: authority().public_key(),
+            region: None,
+            revoked: false,
+        },
+    )]);
+    let policy = AcceptPolicy::new(Region::new("VN").unwrap(), audience.clone());
+    SignedCertificate::decode(&signed)
+        .unwrap()
+        .verify(&registry, &audience, now, 300)
+        .unwrap()
+        .bind(keys, &hmac_key)
+        .unwrap()
+        .accept_revision(&policy, &revision_secret(), &token, now)
+        .unwrap()
+}
+
+/// The report type of every key in `keys`, by first byte, sorted.
+pub fn types(keys: &[DiagnosisKey]) -> Vec<(u8, ReportType)> {
+    let mut v: Vec<(u8, ReportType)> = keys
+        .iter()
+        .map(|k| (k.key.as_bytes()[0], k.meta.report_type))
+        .collect();
+    v.sort_unstable();
+    v
+}

@@ -54,6 +54,10 @@ enum Command {
     /// Run a scenario at several adoption levels and plot infections averted, precision and
     /// recall against adoption, with 95 % bands over --seeds.
     Sweep(cmd::run::SweepArgs),
+    /// Two regions with travel between them: recall of travellers' contacts with phones
+    /// following home only, following the regions visited, federated servers, and both, over
+    /// a range of traveller fractions (travel.svg, travel.md, travel.json in --out).
+    Travel(cmd::travel::Args),
     /// Measure the hot paths, each beside a reference measured in the same run: matching vs
     /// raw AES, batch building, HTTPS ingest vs ed25519 verification, downloads, wire size,
     /// and the simulator. See BENCHMARKS.md.
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => a.run(),
         Command::Run(a) => a.run(),
         Command::Sweep(a) => a.run(),
+        Command::Travel(a) => a.run(),
         Command::Bench(a) => a.run(),
         Command::Inspect(a) => a.run(),
     };

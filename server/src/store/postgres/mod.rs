@@ -21,14 +21,19 @@
 
 pub mod codes;
 mod federation;
+mod import;
 pub mod lock;
 pub mod migrate;
 pub mod pool;
 pub mod publish;
+mod revise;
 pub mod traces;
 pub mod uploads;
 
 use en_protocol::accept::AcceptedUpload;
+use en_protocol::import::AcceptedImport;
+use en_protocol::phone::FollowerState;
+use en_protocol::revise::AcceptedRevision;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::wire::Region;
@@ -39,7 +44,7 @@ pub use self::migrate::Migration;
 use self::pool::db_err;
 pub use self::pool::{Connect, Database};
 use super::token::TokenHasher;
-use super::{ChainHead, Inserted, Store, StoreError};
+use super::{ChainHead, Imported, Inserted, Store, StoreError};
 
 /// The migrations of the upload store (feature `uploads`) and of the venue trace store
 /// (feature `traces`, [`traces`]).
@@ -58,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         feature: "uploads",
         version: 3,
         sql: include_str!("schema/uploads-0003.sql"),
+    },
+    Migration {
+        feature: "uploads",
+        version: 4,
+        sql: include_str!("schema/uploads-0004.sql"),
     },
     Migration {
         feature: "traces",
@@ -171,6 +181,14 @@ impl Store for PgStore {
         publish::publish(self, entry, head).await
     }
 
+    async fn revise(&self, revision: &AcceptedRevision) -> Result<Inserted, StoreError> {
+        revise::revise(self, revision).await
+    }
+
+    async fn republish(&self, keys: &[DiagnosisKey]) -> Result<(), StoreError> {
+        revise::republish(self, keys).await
+    }
+
     async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError> {
         publish::index_entries(self).await
     }
@@ -189,6 +207,19 @@ impl Store for PgStore {
 
     async fn federation_prune(&self, oldest: UnixTime) -> Result<Vec<(Region, u64)>, StoreError> {
         federation::prune(self, oldest).await
+    }
+
+    async fn import_state(&self, origin: &Region) -> Result<Option<FollowerState>, StoreError> {
+        import::state(self, origin).await
+    }
+
+    async fn import(
+        &self,
+        batch: &AcceptedImport,
+        now: UnixTime,
+        limit: u64,
+    ) -> Result<Imported, StoreError> {
+        import::import(self, batch, now, limit).await
     }
 
     async fn prune(&self, now: UnixTime, oldest: UnixTime) -> Result<Vec<u64>, StoreError> {

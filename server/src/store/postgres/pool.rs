@@ -94,6 +94,29 @@ pub fn retryable(e: &tokio_postgres::Error) -> bool {
     )
 }
 
+/// Attempts of a write transaction that the database asks to run again ([`retryable`]).
+pub const ATTEMPTS: usize = 3;
+
+/// What a failed `COMMIT` of a write means: `None` if the transaction should run again (the
+/// database refused it as [`retryable`] and `may_retry`), else the error to return: a refusal
+/// (nothing written), or [`StoreError::Uncertain`] if the connection broke during the
+/// `COMMIT` (the outcome is unknown; a retry of the same write is safe).
+pub fn after_failed_commit(e: tokio_postgres::Error, may_retry: bool) -> Option<StoreError> {
+    if e.as_db_error().is_none() {
+        return Some(StoreError::Uncertain(describe(&e)));
+    }
+    if retryable(&e) && may_retry {
+        None
+    } else {
+        Some(db_err(e))
+    }
+}
+
+/// The error after every attempt asked for a retry.
+pub fn retries_exhausted() -> StoreError {
+    StoreError::Io("the database kept asking to retry".into())
+}
+
 fn tls_of(c: &Connect, mode: SslMode) -> Result<Tls, StoreError> {
     let Some(pem) = &c.ca_pem else {
         if mode == SslMode::Require {

@@ -225,7 +225,11 @@ pub(super) async fn fingerprint(s: &PgStore) -> Result<[u8; 32], StoreError> {
     let client = s.db.client().await?;
     let mut h = sha2::Sha256::new();
     for (table, columns) in [
-        ("diagnosis_keys", "tek, meta, slot, expiry, destinations"),
+        (
+            "diagnosis_keys",
+            "tek, meta, slot, expiry, destinations, origin",
+        ),
+        ("federation_imports", "origin, state"),
         ("replay_tokens", "token, digest, expiry"),
         ("authority_quota", "day, authority, uploads"),
         ("batches", "sequence, window_start, window_end, hash, size"),

@@ -19,7 +19,7 @@ use en_protocol::venue::{AcceptedTrace, TraceEntry};
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::UnixTime;
 
-use super::pool::{db_err, describe, retryable};
+use super::pool::{after_failed_commit, db_err, describe, retries_exhausted, retryable, ATTEMPTS};
 use super::PgStore;
 use crate::store::traces::{PendingTraces, TraceHead, TraceStore};
 use crate::store::{Inserted, StoreError};
@@ -31,9 +31,6 @@ fn u(v: i64) -> u64 {
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
-
-/// Attempts of a transaction that the database asks to run again.
-const ATTEMPTS: usize = 3;
 
 /// What one attempt of an insert found.
 enum Attempt {
@@ -138,19 +135,15 @@ impl TraceStore for PgStore {
                 Err(e) if retryable(&e) && attempt < ATTEMPTS => continue,
                 Err(e) => return Err(db_err(e)),
             }
-            return match tx.commit().await {
-                Ok(()) => Ok(Inserted::Stored),
-                Err(e) if e.as_db_error().is_some() => {
-                    if retryable(&e) && attempt < ATTEMPTS {
-                        continue;
-                    }
-                    Err(db_err(e))
-                }
-                // The connection broke during COMMIT: the outcome is unknown; a retry is safe.
-                Err(e) => Err(StoreError::Uncertain(describe(&e))),
-            };
+            match tx.commit().await {
+                Ok(()) => return Ok(Inserted::Stored),
+                Err(e) => match after_failed_commit(e, attempt < ATTEMPTS) {
+                    None => continue,
+                    Some(e) => return Err(e),
+                },
+            }
         }
-        Err(StoreError::Io("the database kept asking to retry".into()))
+        Err(retries_exhausted())
     }
 
     async fn trace_head(&self) -> Result<Option<TraceHead>, StoreError> {

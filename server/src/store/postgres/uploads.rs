@@ -23,13 +23,10 @@ use en_protocol::accept::AcceptedUpload;
 use en_protocol::wire::Region;
 use tokio_postgres::Transaction;
 
-use super::pool::{db_err, describe, retryable};
+use super::pool::{after_failed_commit, db_err, describe, retries_exhausted, retryable, ATTEMPTS};
 use super::PgStore;
 use crate::store::token::TokenHash;
 use crate::store::{destinations_of, destinations_text, window_end_after, Inserted, StoreError};
-
-/// Attempts of a transaction that the database asks to run again.
-const ATTEMPTS: usize = 3;
 
 /// What the database said about one attempt's rows.
 struct Outcome {
@@ -183,7 +180,7 @@ async fn write(
 /// Whether every token of `replays` was stored before with exactly these keys (on the
 /// connection the insert used: taking a second one could wait for a pool that this insert
 /// and its like exhaust).
-async fn is_retry(
+pub(super) async fn is_retry(
     client: &tokio_postgres::Client,
     replays: &[(TokenHash, [u8; 32])],
 ) -> Result<bool, StoreError> {
@@ -230,20 +227,15 @@ pub(super) async fn insert(
             }
             return Err(refusal);
         }
-        return match tx.commit().await {
-            Ok(()) => Ok(Inserted::Stored),
-            // The database refused the commit: nothing was written.
-            Err(e) if e.as_db_error().is_some() => {
-                if retryable(&e) && attempt < ATTEMPTS {
-                    continue;
-                }
-                Err(db_err(e))
-            }
-            // The connection broke during COMMIT: the outcome is unknown; a retry is safe.
-            Err(e) => Err(StoreError::Uncertain(describe(&e))),
-        };
+        match tx.commit().await {
+            Ok(()) => return Ok(Inserted::Stored),
+            Err(e) => match after_failed_commit(e, attempt < ATTEMPTS) {
+                None => continue,
+                Some(e) => return Err(e),
+            },
+        }
     }
-    Err(StoreError::Io("the database kept asking to retry".into()))
+    Err(retries_exhausted())
 }
 
 /// [`crate::store::Store::chaff`] on PostgreSQL: the same transaction shape (the cut held,

@@ -47,8 +47,9 @@ pub(super) struct Ledger {
     pub next: u64,
     /// Keys whose release window ends at or before this are published.
     pub published: u64,
-    /// Every stored TEK.
-    pub teks: HashSet<[u8; TEK_LEN]>,
+    /// Every stored TEK, with the sequence of the record that holds it (a revision rewrites
+    /// that record).
+    pub teks: HashMap<[u8; TEK_LEN], u64>,
     /// Replay records by token hash.
     pub replay: HashMap<TokenHash, Replay>,
     /// Replay record expiry → token hashes (for retention).
@@ -65,18 +66,24 @@ impl Ledger {
     /// Adds a record's keys.
     pub fn add_record(&mut self, seq: u64, r: &Record) {
         self.teks
-            .extend(r.keys.iter().map(|(k, _)| *k.key.as_bytes()));
+            .extend(r.keys.iter().map(|(k, _)| (*k.key.as_bytes(), seq)));
         for (_, slot) in &r.keys {
-            if *slot > self.published {
-                let p = self.pending.entry(*slot).or_default();
-                if p.0.last() != Some(&seq) {
-                    p.0.push(seq);
-                }
-                p.1 += 1;
-            }
+            self.add_pending(seq, *slot);
         }
         self.expiry.entry(r.expiry()).or_default().push(seq);
         self.next = self.next.max(seq + 1);
+    }
+
+    /// Counts a key of record `seq` as pending in the window ending at `slot`, unless that
+    /// window is published.
+    pub fn add_pending(&mut self, seq: u64, slot: u64) {
+        if slot > self.published {
+            let p = self.pending.entry(slot).or_default();
+            if p.0.last() != Some(&seq) {
+                p.0.push(seq);
+            }
+            p.1 += 1;
+        }
     }
 
     /// Forgets a deleted record's keys.

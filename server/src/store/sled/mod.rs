@@ -4,7 +4,7 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `uploads` | sequence u64 | the keys one accepted request stored (see [`record`]) |
+//! | `uploads` | sequence u64 | the keys one accepted request stored (see [`record`]); a revision rewrites the record ([`revise`]) |
 //! | `replay` | keyed hash of a single-use token (32) | expiry u64 ‖ keyed digest of the keys (32) |
 //! | `quota` | UTC day u64 ‖ authority | uploads that day u64 |
 //! | `batch_meta` | sequence u64 | index entry (window, hash, size) |
@@ -13,6 +13,8 @@
 //! | `chaff` | `r`, `p`, `q` | what the last fake upload wrote (overwritten each time) |
 //! | `traces`, `trace_batch_meta`, `meta`/`trace_head` | | venue traces and their chain ([`traces`]) |
 //! | `federation` | region ‖ 0 ‖ sequence u64 | index entry of a federation chain's batch |
+//! | `origins` | sequence u64 | the region an imported `uploads` record came from ([`import`]) |
+//! | `imports` | region | follower state of the import from that peer's chain ([`import`]) |
 //!
 //! An upload is one sled transaction over `uploads`, `replay` and `quota` ([`write`]), then a
 //! group commit ([`commit`]) that fsyncs; after a crash it is wholly there or not at all. The checks
@@ -27,15 +29,20 @@
 mod code_records;
 pub mod codes;
 pub mod commit;
+mod import;
 mod ledger;
 mod open;
 pub mod record;
+mod revise;
 mod traces;
 mod write;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use en_protocol::accept::AcceptedUpload;
+use en_protocol::import::AcceptedImport;
+use en_protocol::phone::FollowerState;
+use en_protocol::revise::AcceptedRevision;
 use en_protocol::wire::index::IndexEntry;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::wire::Region;
@@ -47,7 +54,7 @@ use sled::Tree;
 use self::commit::Committer;
 use self::ledger::{Ledger, TokenHash};
 use self::record::Record;
-use super::{ChainHead, Inserted, Store, StoreError};
+use super::{ChainHead, Imported, Inserted, Store, StoreError};
 
 /// The sled-backed store.
 #[derive(Clone)]
@@ -64,6 +71,10 @@ pub struct SledStore {
     trace_batch_meta: Tree,
     /// Federation chains' index entries: region ‖ 0 ‖ sequence u64 → entry (56 bytes).
     federation: Tree,
+    /// Origin region of each imported `uploads` record.
+    origins: Tree,
+    /// Follower state of each peer's imported chain.
+    imports: Tree,
     ledger: Arc<Mutex<Ledger>>,
     /// The publication cut (see [`Store::advance_cut`]); uploads hold the read side while
     /// they insert, the batcher takes the write side to move it.
@@ -271,6 +282,37 @@ impl Store for SledStore {
         Ok(())
     }
 
+    async fn revise(&self, revision: &AcceptedRevision) -> Result<Inserted, StoreError> {
+        let tokens: Vec<(TokenHash, ledger::Replay)> = self
+            .hasher
+            .revision_replays_of(revision)
+            .into_iter()
+            .zip(revision.tokens())
+            .map(|((h, digest), (_, expiry))| {
+                (
+                    h,
+                    ledger::Replay {
+                        expiry: expiry.0,
+                        digest,
+                    },
+                )
+            })
+            .collect();
+        let stored = self.write_revision(&tokens, revision.keys())?;
+        // A retry still waits for a commit: the first attempt's may have failed.
+        self.durable().await?;
+        Ok(if stored {
+            Inserted::Stored
+        } else {
+            Inserted::AlreadyStored
+        })
+    }
+
+    async fn republish(&self, keys: &[DiagnosisKey]) -> Result<(), StoreError> {
+        self.write_revision(&[], keys)?;
+        self.durable().await
+    }
+
     async fn federation_entries(&self, region: &Region) -> Result<Vec<IndexEntry>, StoreError> {
         let prefix = federation_prefix(region);
         self.federation
@@ -329,6 +371,21 @@ impl Store for SledStore {
         Ok(removed)
     }
 
+    async fn import_state(&self, origin: &Region) -> Result<Option<FollowerState>, StoreError> {
+        self.import_state_sync(origin)
+    }
+
+    async fn import(
+        &self,
+        batch: &AcceptedImport,
+        now: UnixTime,
+        limit: u64,
+    ) -> Result<Imported, StoreError> {
+        let imported = self.write_import(batch, now, limit)?;
+        self.durable().await?;
+        Ok(imported)
+    }
+
     async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError> {
         self.batch_meta
             .iter()
@@ -361,6 +418,7 @@ impl Store for SledStore {
                 continue; // not published yet: keep until it is
             }
             self.uploads.remove(be(seq))?;
+            self.origins.remove(be(seq))?;
             l.remove_record(&r);
             if let Some(v) = l.expiry.get_mut(&t) {
                 v.retain(|s| *s != seq);
@@ -407,6 +465,8 @@ impl Store for SledStore {
             &self.traces,
             &self.trace_batch_meta,
             &self.federation,
+            &self.origins,
+            &self.imports,
         ] {
             h.update(t.name());
             for kv in t.iter() {

@@ -92,6 +92,8 @@ impl SledStore {
             traces: db.open_tree("traces")?,
             trace_batch_meta: db.open_tree("trace_batch_meta")?,
             federation: db.open_tree("federation")?,
+            origins: db.open_tree("origins")?,
+            imports: db.open_tree("imports")?,
             committer: Committer::start(db.clone(), dir),
             db,
             ledger: Arc::default(),

@@ -46,7 +46,7 @@ impl SledStore {
             }
             for k in u.keys() {
                 let b = k.key.key.as_bytes();
-                if l.teks.contains(b) || !teks.insert(*b) {
+                if l.teks.contains_key(b) || !teks.insert(*b) {
                     return Err(StoreError::KeyExists(i));
                 }
             }

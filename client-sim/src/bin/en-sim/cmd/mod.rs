@@ -11,6 +11,7 @@ pub mod rpis;
 pub mod run;
 pub mod sealing_keygen;
 pub mod trace;
+pub mod travel;
 pub mod venue;
 pub mod venue_notifications;
 pub mod venues;

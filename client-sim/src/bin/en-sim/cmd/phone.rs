@@ -55,6 +55,11 @@ pub enum Action {
         /// Extra CA certificate (PEM) to trust.
         #[arg(long)]
         ca: Option<PathBuf>,
+        /// A region the person visited in the last 14 days (repeat for several; e.g. from
+        /// `en-sim phone sync`'s `--visit`): the server shares the keys with those it
+        /// federates with, if the authority allows (spec/federation.md).
+        #[arg(long = "visited", value_name = "REGION")]
+        visited: Vec<String>,
     },
     /// Send fake (chaff) requests, shaped like a real upload with a code: a fake
     /// `POST /v1/verify` (with `--authority`), a fake `POST /v1/certificate` and a fake upload.
@@ -120,17 +125,27 @@ impl Action {
                 hmac_key,
                 certificate,
                 ca,
+                visited,
             } => {
                 let keys = keyfile::read_keys(&keys)?;
+                let visited = visited
+                    .iter()
+                    .map(|r| {
+                        en_protocol::wire::Region::new(r).map_err(|_| {
+                            anyhow::anyhow!("--visited {r:?}: not a region (1-16 of A-Z 0-9 -)")
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
                 let client = Client::new(&server, ca.as_deref())?;
                 let rt = super::runtime()?;
                 let n = match (code, hmac_key, certificate) {
                     (Some(code), _, _) => {
-                        let up = rt.block_on(verify::upload_with_code(
+                        let up = rt.block_on(verify::upload_with_code_visiting(
                             &client,
                             authority.as_deref(),
                             &code,
                             &keys,
+                            &visited,
                             &mut rand::rngs::OsRng,
                         ))?;
                         println!("code verified ({})", up.verified.as_str());
@@ -139,7 +154,7 @@ impl Action {
                     (None, Some(hk), Some(cert)) => {
                         let hk = super::read_text(&hk)?;
                         let cert = super::read_text(&cert)?;
-                        rt.block_on(phone::upload(&client, &keys, &cert, &hk))?
+                        rt.block_on(phone::upload_visiting(&client, &keys, &cert, &hk, &visited))?
                     }
                     _ => anyhow::bail!("give --code, or --certificate with --hmac-key"),
                 };

@@ -130,7 +130,17 @@ impl Args {
             if days.is_empty() {
                 "none".to_string()
             } else {
-                format!("{days:?}")
+                // Each day with the kind of report that caused it, as the app would say.
+                days.iter()
+                    .map(|d| {
+                        let cause = phone.cause(*d).map_or("unknown", |t| t.name());
+                        format!(
+                            "{} ({cause})",
+                            crate::args::fmt_day(u32::try_from(*d).unwrap_or(u32::MAX))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         );
         Ok(())

@@ -239,7 +239,8 @@ impl SimArgs {
     }
 }
 
-fn bar(len: u64, quiet: bool, template: &str, label: String) -> indicatif::ProgressBar {
+/// A progress bar of `len` steps (hidden with `--quiet`).
+pub(crate) fn bar(len: u64, quiet: bool, template: &str, label: String) -> indicatif::ProgressBar {
     if quiet {
         return indicatif::ProgressBar::hidden();
     }
