@@ -139,7 +139,7 @@ async fn an_authority_that_may_not_share_keeps_its_cases_home() {
 
 const HOME: &str = "VN";
 
-/// `key` in a public key file, as `en-server keys export` writes it.
+/// `key` in a public key file, as `en-server export-public-key --out FILE` writes it.
 fn key_file(dir: &Path, key: &PublicKey) -> PathBuf {
     let p = dir.join(format!("peer-{}.pub", key.key_id()));
     en_api::keyfile::write_public_key(&p, key).unwrap();
@@ -502,6 +502,68 @@ async fn a_forked_or_gapped_chain_is_refused_even_when_validly_signed() {
     m.put(&idx, fed_index(&a, all.clone(), now().plus(3)));
     let p = poll(&b.state, &b.state.peers[0]).await.unwrap();
     assert_eq!(p.batches, 1);
+
+    // The peer's chain breaks for good (say its server was rebuilt): a gap B cannot bridge.
+    // The operator resynchronises (`en-server federation resync VN`): B forgets its head,
+    // keeps the time of the newest index, trusts the first batch listed and follows the
+    // chain from there. Keys imported before are known: nothing is stored or published twice.
+    let home = Region::new(HOME).unwrap();
+    let last = all.last().unwrap().clone();
+    let broken = Batch {
+        region: Region::new(PEER).unwrap(),
+        sequence: last.sequence + 2,
+        window_start: last.window_end.plus(2),
+        window_end: last.window_end.plus(4),
+        prev_hash: [7; 32],
+        // Five keys (`padding(real, min, ..)` gives min - real).
+        keys: en_protocol::validate::padding(0, 5, (now().0 / 86_400) as u32, &mut rng),
+    }
+    .sign(&a.state.export_key)
+    .unwrap();
+    let bh = SignedBatch::decode(&broken).unwrap().header().clone();
+    m.put(&bat(bh.sequence), broken);
+    let broken_entry = IndexEntry {
+        sequence: bh.sequence,
+        window_start: bh.window_start,
+        window_end: bh.window_end,
+        hash: bh.hash,
+        size: bh.size,
+    };
+    m.put(
+        &idx,
+        fed_index(&a, vec![broken_entry.clone()], now().plus(4)),
+    );
+    let e = poll(&b.state, &b.state.peers[0]).await.unwrap_err();
+    assert_eq!(refusal(e), "chain_gap");
+    let before = b.state.store.import_state(&home).await.unwrap().unwrap();
+    let pending = b.state.store.pending_count().await.unwrap();
+    assert_eq!(
+        b.state.store.forget_import_head(&home).await.unwrap(),
+        Some(last.sequence)
+    );
+    let after = b.state.store.import_state(&home).await.unwrap().unwrap();
+    assert_eq!(after.head, None);
+    assert_eq!(after.index_generated_at, before.index_generated_at);
+    // An index older than the newest accepted is still refused after the resync.
+    let newest = after.index_generated_at.unwrap();
+    m.put(&idx, fed_index(&a, all.clone(), UnixTime(newest.0 - 1)));
+    let e = poll(&b.state, &b.state.peers[0]).await.unwrap_err();
+    assert_eq!(refusal(e), "index_rollback");
+    // The whole chain listed again: imported anew, every key already known.
+    m.put(&idx, fed_index(&a, all.clone(), now().plus(5)));
+    let p = poll(&b.state, &b.state.peers[0]).await.unwrap();
+    assert_eq!((p.batches, p.stored, p.revised), (all.len(), 0, 0));
+    assert!(p.known > 0, "the keys imported before are known");
+    assert_eq!(b.state.store.pending_count().await.unwrap(), pending);
+    // And after another resync, the broken-off chain is followed: its keys are new.
+    assert_eq!(
+        b.state.store.forget_import_head(&home).await.unwrap(),
+        Some(last.sequence)
+    );
+    m.put(&idx, fed_index(&a, vec![broken_entry], now().plus(6)));
+    let p = poll(&b.state, &b.state.peers[0]).await.unwrap();
+    assert_eq!((p.batches, p.stored), (1, 5), "{p:?}");
+    assert_eq!(b.state.store.pending_count().await.unwrap(), pending + 5);
     b.halt().await;
     a.stop().await.unwrap();
 }

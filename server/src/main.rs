@@ -75,6 +75,26 @@ enum Command {
         #[command(subcommand)]
         action: SelfreportCmd,
     },
+    /// Federation between regions (spec/federation.md): the imports from the peers in
+    /// config.toml. With the sled store, stop the server first (sled locks its database);
+    /// with PostgreSQL, it may run.
+    Federation {
+        /// Data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR, global = true)]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: FederationCmd,
+    },
+    /// Write the public half of the active export signing key to FILE (never overwritten):
+    /// what phones and federation peers (`export_public_key` in [[federation.peers]]) trust.
+    ExportPublicKey {
+        /// Data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        dir: PathBuf,
+        /// The public key file to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Add a new export signing key (for rotation). It is listed in export_keys; make it
     /// active by setting active_export_key in config.toml and restarting.
     ExportKey {
@@ -84,6 +104,23 @@ enum Command {
         /// File name under export-keys/.
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FederationCmd {
+    /// For each configured peer: its URL, the last batch imported from it and when its newest
+    /// accepted index was signed.
+    Status,
+    /// Resynchronise with a peer whose chain broke (the poller logs `chain_gap` or
+    /// `chain_fork` and imports nothing until then): forget the last batch imported from it.
+    /// The next poll trusts the first batch the peer lists and follows its chain from there;
+    /// keys imported before are skipped, so nothing is published twice. Only after checking
+    /// with the peer's operator why the chain broke: the batch trusted next is accepted on its
+    /// signature alone.
+    Resync {
+        /// The peer's region, as in [[federation.peers]].
+        region: String,
     },
 }
 
@@ -361,6 +398,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {n} kit codes to {}", out.display());
             Ok(())
         }
+        Command::Federation { dir, action } => {
+            let cfg = Config::load(&dir.join(CONFIG_FILE))?;
+            let rt = tokio::runtime::Runtime::new()?;
+            match action {
+                FederationCmd::Status => {
+                    let all = rt.block_on(en_server::federation::admin::status(&cfg))?;
+                    if all.is_empty() {
+                        println!("no federation peers configured ([[federation.peers]])");
+                    }
+                    for p in all {
+                        let last = p.last_imported.map_or_else(
+                            || "nothing imported".into(),
+                            |s| format!("last batch {s}"),
+                        );
+                        let index = p.index_generated_at.map_or_else(
+                            || "no index accepted".into(),
+                            |t| format!("index signed {}", utc(t.0)),
+                        );
+                        println!("{}\t{}\t{last}\t{index}", p.region, p.url);
+                    }
+                }
+                FederationCmd::Resync { region } => {
+                    match rt.block_on(en_server::federation::admin::resync(&cfg, &region))? {
+                        Some(seq) => println!(
+                            "forgot batch {seq} of {region}: the next poll follows its chain from the first batch it lists"
+                        ),
+                        None => println!("nothing was imported from {region}; nothing changed"),
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::ExportPublicKey { dir, out } => {
+            let cfg = Config::load(&dir.join(CONFIG_FILE))?;
+            let key = en_api::keyfile::read_signing_key(&cfg.path(&cfg.config.active_export_key))?
+                .public_key();
+            en_api::keyfile::write_public_key(&out, &key)?;
+            println!("wrote {} (key id {})", out.display(), key.key_id());
+            Ok(())
+        }
         Command::ExportKey { dir, name } => {
             if name.contains('/') || name.contains("..") {
                 anyhow::bail!("--name must be a plain file name");
@@ -423,6 +500,17 @@ fn console_command(file: &std::path::Path, action: ConsoleCmd) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// `2026-01-01 09:10 UTC`.
+fn utc(t: u64) -> String {
+    let (y, m, d) = en_api::date::Day::of_unix(t).ymd();
+    let s = t % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        s / 3600,
+        s % 3600 / 60
+    )
 }
 
 async fn shutdown_signal() {

@@ -242,3 +242,104 @@ fn console_accounts_from_the_command_line() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// `en-server federation status | resync`: every configured peer listed with what was imported
+/// from it; a resync of a peer nothing was imported from changes nothing; a region that is not
+/// a configured peer is a one-line error naming the configured ones.
+#[test]
+fn federation_status_and_resync_from_the_command_line() {
+    let exe = env!("CARGO_BIN_EXE_en-server");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let run = |args: &[&str]| {
+        Command::new(exe)
+            .args(args)
+            .arg("--dir")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init"]).status.success());
+    let out = run(&["federation", "status"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "no federation peers configured ([[federation.peers]])"
+    );
+    let cfg = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let peer = r#"peers = [{ region = "VN-KG", url = "https://kg.example:8443", export_public_key = "peers/kg.pub" }]"#;
+    assert!(text.contains("\npeers = []\n"));
+    std::fs::write(&cfg, text.replace("\npeers = []\n", &format!("\n{peer}\n"))).unwrap();
+
+    let out = run(&["federation", "status"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "VN-KG\thttps://kg.example:8443\tnothing imported\tno index accepted"
+    );
+    let out = run(&["federation", "resync", "VN-KG"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "nothing was imported from VN-KG; nothing changed"
+    );
+    let out = run(&["federation", "resync", "VN-HN"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("VN-HN is not a federation peer (configured: VN-KG)"),
+        "{err}"
+    );
+}
+
+/// `en-server export-public-key --out FILE` writes the active export key's public half, the
+/// key `init` printed, in the file format peers and `authority add` read; it never overwrites.
+#[test]
+fn the_export_public_key_is_written_for_peers() {
+    let exe = env!("CARGO_BIN_EXE_en-server");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let init = Command::new(exe)
+        .args(["init", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(init.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("export public key: ").map(str::to_string))
+        .unwrap();
+    let file = tmp.path().join("vn.pub");
+    let export = || {
+        Command::new(exe)
+            .args(["export-public-key", "--dir"])
+            .arg(&dir)
+            .arg("--out")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = export();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = en_api::keyfile::parse_public_key(file.to_str().unwrap()).unwrap();
+    assert_eq!(key.to_hex(), printed);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("SECRET"), "{text}");
+    let again = export();
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}

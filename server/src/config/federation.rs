@@ -33,7 +33,7 @@ pub struct PeerSetting {
     pub region: String,
     /// The peer's public listener, `https://host:port` (or `http://` for tests on loopback).
     pub url: String,
-    /// Labelled public key file of the peer's export key (`en-server keys export`).
+    /// Labelled public key file of the peer's export key (`en-server export-public-key --out FILE`).
     pub export_public_key: PathBuf,
     /// CA certificate (PEM) to trust for `url`, if not a public CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]

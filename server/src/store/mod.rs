@@ -267,6 +267,15 @@ pub trait Store: TraceStore + Send + Sync + 'static {
         limit: u64,
     ) -> Result<Imported, StoreError>;
 
+    /// Forgets the last batch imported from `origin`'s federation chain, durably, keeping the
+    /// time of the newest index accepted from it (so an older index is still refused): the
+    /// operator's resynchronisation after the peer's chain broke (a gap, a fork, a rebuilt
+    /// server; spec/federation.md §3). The next poll trusts the first batch the peer lists and
+    /// follows the chain from there; keys stored before are skipped as known, so nothing is
+    /// published twice. Returns the sequence number of the batch forgotten, `None` if there
+    /// was none.
+    async fn forget_import_head(&self, origin: &Region) -> Result<Option<u64>, StoreError>;
+
     /// Forgets batches whose window ended before `oldest` and everything whose retention is
     /// over at `now` (published records, expired replay records, old quota counts). Returns
     /// the sequences of the batches forgotten.

@@ -159,3 +159,31 @@ pub(super) async fn import(
     }
     Err(retries_exhausted())
 }
+
+/// [`crate::store::Store::forget_import_head`] on PostgreSQL: one conditional UPDATE (the
+/// state read is the state replaced; a batch imported meanwhile is [`StoreError::ChainMoved`]).
+pub(super) async fn forget_head(s: &PgStore, origin: &Region) -> Result<Option<u64>, StoreError> {
+    let Some(mut st) = state(s, origin).await? else {
+        return Ok(None);
+    };
+    let old = encode_state(&st);
+    let Some(head) = st.head.take() else {
+        return Ok(None);
+    };
+    let new = encode_state(&st);
+    let n =
+        s.db.client()
+            .await?
+            .execute(
+                "UPDATE federation_imports SET state = $2 WHERE origin = $1 AND state = $3",
+                &[&origin.as_str(), &&new[..], &&old[..]],
+            )
+            .await
+            .map_err(db_err)?;
+    if n != 1 {
+        return Err(StoreError::ChainMoved(format!(
+            "a batch from {origin} was imported meanwhile; nothing was reset"
+        )));
+    }
+    Ok(Some(head.sequence))
+}

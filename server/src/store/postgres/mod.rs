@@ -222,6 +222,10 @@ impl Store for PgStore {
         import::import(self, batch, now, limit).await
     }
 
+    async fn forget_import_head(&self, origin: &Region) -> Result<Option<u64>, StoreError> {
+        import::forget_head(self, origin).await
+    }
+
     async fn prune(&self, now: UnixTime, oldest: UnixTime) -> Result<Vec<u64>, StoreError> {
         publish::prune(self, now, oldest).await
     }

@@ -33,6 +33,33 @@ impl SledStore {
             .transpose()
     }
 
+    /// Drops the head of `origin`'s follower state (not yet durable); see
+    /// [`crate::store::Store::forget_import_head`]. A compare-and-swap: if a poll stored a
+    /// batch meanwhile, nothing is changed and the answer is [`StoreError::ChainMoved`].
+    pub(super) fn write_forget_import_head(
+        &self,
+        origin: &Region,
+    ) -> Result<Option<u64>, StoreError> {
+        let key = origin.as_str().as_bytes();
+        let Some(old) = self.imports.get(key)? else {
+            return Ok(None);
+        };
+        let mut state = decode_state(&old)
+            .ok_or_else(|| StoreError::Corrupt(format!("import state of {}", origin.as_str())))?;
+        let Some(head) = state.head.take() else {
+            return Ok(None);
+        };
+        self.imports
+            .compare_and_swap(key, Some(old), Some(&encode_state(&state)[..]))?
+            .map_err(|_| {
+                StoreError::ChainMoved(format!(
+                    "a batch from {} was imported meanwhile; nothing was reset",
+                    origin.as_str()
+                ))
+            })?;
+        Ok(Some(head.sequence))
+    }
+
     /// The keys of `batch` stored before from the same origin with other metadata: revisions
     /// made at the origin (spec/federation.md §2). A key uploaded here, or imported from
     /// another origin, is never revised by a peer.

@@ -386,6 +386,12 @@ impl Store for SledStore {
         Ok(imported)
     }
 
+    async fn forget_import_head(&self, origin: &Region) -> Result<Option<u64>, StoreError> {
+        let forgotten = self.write_forget_import_head(origin)?;
+        self.durable().await?;
+        Ok(forgotten)
+    }
+
     async fn index_entries(&self) -> Result<Vec<IndexEntry>, StoreError> {
         self.batch_meta
             .iter()

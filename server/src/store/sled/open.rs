@@ -28,16 +28,17 @@ fn open_waiting_for_lock(config: &sled::Config, wait: Duration) -> Result<sled::
     let deadline = Instant::now() + wait;
     loop {
         match config.open() {
-            // sled 0.34 reports a taken lock only as this `Io` error (config.rs, `try_lock`).
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && Instant::now() < deadline =>
-            {
+            Err(sled::Error::Io(e)) if is_lock_refusal(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             r => return r,
         }
     }
+}
+
+/// sled 0.34 reports a taken lock only as this `Io` error (config.rs, `try_lock`).
+fn is_lock_refusal(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
 }
 
 impl SledStore {
@@ -51,7 +52,13 @@ impl SledStore {
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(None);
-        let db = open_waiting_for_lock(&config, LOCK_WAIT)?;
+        let db = open_waiting_for_lock(&config, LOCK_WAIT).map_err(|e| match e {
+            sled::Error::Io(io) if is_lock_refusal(&io) => StoreError::Io(format!(
+                "{} is in use by another process (a running en-server?): stop it first",
+                path.display()
+            )),
+            e => e.into(),
+        })?;
         Self::from_db(db, Some(path.to_path_buf()), period, secret)
     }
 
