@@ -555,12 +555,16 @@ async fn a_forked_or_gapped_chain_is_refused_even_when_validly_signed() {
     assert_eq!((p.batches, p.stored, p.revised), (all.len(), 0, 0));
     assert!(p.known > 0, "the keys imported before are known");
     assert_eq!(b.state.store.pending_count().await.unwrap(), pending);
-    // And after another resync, the broken-off chain is followed: its keys are new.
+    // And after another resync, the broken-off chain is followed even when the peer still
+    // lists the batches before the hole: a follower without a head trusts the last unbroken
+    // run. Its keys are new.
     assert_eq!(
         b.state.store.forget_import_head(&home).await.unwrap(),
         Some(last.sequence)
     );
-    m.put(&idx, fed_index(&a, vec![broken_entry], now().plus(6)));
+    let mut holed = all.clone();
+    holed.push(broken_entry);
+    m.put(&idx, fed_index(&a, holed, now().plus(6)));
     let p = poll(&b.state, &b.state.peers[0]).await.unwrap();
     assert_eq!((p.batches, p.stored), (1, 5), "{p:?}");
     assert_eq!(b.state.store.pending_count().await.unwrap(), pending + 5);
@@ -673,6 +677,44 @@ async fn a_revision_at_the_origin_travels_to_the_visited_region() {
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     wait_for_b_window_past(&b, now()).await;
     assert!(b_published(&b, &mut phone, &visitor[0]).await.is_empty());
+
+    // B's operator resynchronises with A (`en-server federation resync VN`): B imports A's
+    // whole chain again, the self-report batch included. An older batch cannot undo the
+    // revocation: the key is not published again, with either type.
+    let home = Region::new(HOME).unwrap();
+    let head = b
+        .state
+        .store
+        .import_state(&home)
+        .await
+        .unwrap()
+        .unwrap()
+        .head
+        .unwrap()
+        .sequence;
+    assert_eq!(
+        b.state.store.forget_import_head(&home).await.unwrap(),
+        Some(head)
+    );
+    for _ in 0..150 {
+        let st = b.state.store.import_state(&home).await.unwrap().unwrap();
+        if st.head.is_some_and(|h| h.sequence >= head) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let st = b.state.store.import_state(&home).await.unwrap().unwrap();
+    assert!(
+        st.head.is_some_and(|h| h.sequence >= head),
+        "imported again"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    wait_for_b_window_past(&b, now()).await;
+    assert_eq!(
+        b_published(&b, &mut phone, &visitor[0]).await,
+        vec![],
+        "a re-imported older batch undid the revocation"
+    );
     b.halt().await;
     a.stop().await.unwrap();
 }

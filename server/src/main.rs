@@ -109,11 +109,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum FederationCmd {
-    /// For each configured peer: its URL, the last batch imported from it and when its newest
-    /// accepted index was signed.
+    /// For each configured peer: its URL, the last batch imported from it and when the index
+    /// it was listed in was signed.
     Status,
-    /// Resynchronise with a peer whose chain broke (the poller logs `chain_gap` or
-    /// `chain_fork` and imports nothing until then): forget the last batch imported from it.
+    /// Resynchronise with a peer whose chain broke (the poller logs `chain_gap`, `chain_fork`
+    /// or `chain_rollback` and imports nothing until then): forget the last batch imported from it.
     /// The next poll trusts the first batch the peer lists and follows its chain from there;
     /// keys imported before are skipped, so nothing is published twice. Only after checking
     /// with the peer's operator why the chain broke: the batch trusted next is accepted on its
@@ -414,7 +414,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                         let index = p.index_generated_at.map_or_else(
                             || "no index accepted".into(),
-                            |t| format!("index signed {}", utc(t.0)),
+                            |t| format!("listed in an index signed {}", utc(t.0)),
                         );
                         println!("{}\t{}\t{last}\t{index}", p.region, p.url);
                     }

@@ -59,7 +59,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts keys imported from a federation peer (spec/federation.md §3).
+    /// Counts keys imported from a federation peer (spec/federation.md §2).
     pub fn federation_imported(&self, peer: &en_protocol::wire::Region, keys: u64) {
         *self
             .federation_imported

@@ -59,7 +59,7 @@ pub struct AppState {
     pub self_report: crate::selfreport::SelfReport,
     /// The health authority console's sessions and throttles (admin listener).
     pub console: crate::console::Console,
-    /// The federation peers this server imports from (spec/federation.md §3).
+    /// The federation peers this server imports from (spec/federation.md §2).
     pub peers: Vec<Arc<crate::federation::import::Peer>>,
     /// The secret that MACs revision tokens (`revision.key`).
     pub revision: en_protocol::wire::revision::RevisionSecret,

@@ -280,7 +280,7 @@ async fn tokens_are_kept_apart_as_keyed_hashes_until_they_expire() {
         .unwrap();
     // `destinations`: the federation chains the key also goes to (spec/federation.md §1),
     // only regions this server federates with, never who uploaded; `origin`: the region an
-    // imported key came from (spec/federation.md §3).
+    // imported key came from (spec/federation.md §2).
     assert_eq!(
         columns, "destinations,expiry,meta,origin,slot,tek",
         "a key row says nothing about its upload"

@@ -1,6 +1,6 @@
 //! `en-server federation status | resync`: what an operator sees of the imports from
 //! configured peers, and the one thing an operator does to them, resynchronising after the
-//! peer's chain broke (spec/federation.md §3).
+//! peer's chain broke (spec/federation.md §5).
 
 use en_protocol::wire::Region;
 use en_protocol::UnixTime;
@@ -18,7 +18,8 @@ pub struct PeerStatus {
     pub url: String,
     /// The last batch imported from it.
     pub last_imported: Option<u64>,
-    /// When the newest index accepted from it was signed.
+    /// When the index that listed the last batch imported was signed (the follower's newest
+    /// index time: an older index is refused).
     pub index_generated_at: Option<UnixTime>,
 }
 

@@ -1,4 +1,4 @@
-//! Importing peers' federation chains (spec/federation.md §3): one task per
+//! Importing peers' federation chains (spec/federation.md §2): one task per
 //! `[[federation.peers]]`, which polls the peer's chain *for this region*, verifies it with
 //! the same [`KeyFollower`] phones use — trusting the peer's configured export key and no
 //! other, chained to the last batch imported from that peer — and stores each verified batch
@@ -14,13 +14,16 @@
 //! - it can send at most `max_keys_per_day` new keys per UTC day; a batch that would go over
 //!   waits for the next day (the chain stops there, it is not skipped);
 //! - its keys are never forwarded: they are stored without destinations;
-//! - it can revise only keys that came from it (a key it sends again with other metadata is a
-//!   revision made at its origin, e.g. a self-report confirmed or revoked), never keys
-//!   uploaded here or imported from another peer.
+//! - it can revise only keys that came from it, and only as a phone may revise them there
+//!   (`en_protocol::import::is_import_revision`: a clinical diagnosis or self-report
+//!   confirmed or revoked, never back), never keys uploaded here or imported from another
+//!   peer.
 //!
 //! A gap (the peer no longer lists the batch after the last one imported, e.g. after this
 //! server was down for longer than the peer's retention) stops the import from that peer,
-//! loudly, rather than silently trusting a new start; see spec/federation.md §3.
+//! loudly, rather than silently trusting a new start, until the operator resynchronises
+//! (`en-server federation resync`, spec/federation.md §5). A follower without a head (the
+//! first import, or after a resync) trusts the last unbroken run of batches the peer lists.
 //!
 //! Only the process holding the batch lock imports (one per shared database).
 
@@ -31,6 +34,7 @@ use en_protocol::import::AcceptedImport;
 use en_protocol::phone::{FollowerConfig, KeyFollower};
 use en_protocol::verify::ExportKeys;
 use en_protocol::wire::Region;
+use en_protocol::FollowError;
 
 use super::fetch::{FetchError, PeerClient};
 use crate::config::{PeerSetting, Resolved};
@@ -169,12 +173,28 @@ pub async fn poll(state: &AppState, peer: &Peer) -> Result<Polled, ImportError> 
             what: "the index".into(),
             source,
         })?;
-    follower
-        .handle_index(&raw, now)
-        .map_err(|source| ImportError::Refused {
-            what: "the index".into(),
-            source,
-        })?;
+    match follower.handle_index(&raw, now) {
+        Ok(_) => {}
+        // A follower without a head (nothing imported yet, or resynchronised by the
+        // operator: `en-server federation resync`) has nothing to continue: it trusts the
+        // last unbroken run of batches the peer lists, as it would trust the first batch.
+        Err(en_protocol::Error::Follow(FollowError::ChainGap { .. }))
+            if follower.head().is_none() =>
+        {
+            follower
+                .resync_from_index()
+                .map_err(|source| ImportError::Refused {
+                    what: "the index".into(),
+                    source,
+                })?;
+        }
+        Err(source) => {
+            return Err(ImportError::Refused {
+                what: "the index".into(),
+                source,
+            })
+        }
+    }
     let mut polled = Polled::default();
     while let Some(e) = follower.poll_fetch() {
         let seq = e.sequence;

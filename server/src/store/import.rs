@@ -1,4 +1,4 @@
-//! What every store keeps about imports from peers (spec/federation.md §3): the follower
+//! What every store keeps about imports from peers (spec/federation.md §2): the follower
 //! state of each peer's chain, in one fixed encoding, and the day counts that bound them.
 //!
 //! ```text

@@ -249,7 +249,7 @@ pub trait Store: TraceStore + Send + Sync + 'static {
     async fn federation_prune(&self, oldest: UnixTime) -> Result<Vec<(Region, u64)>, StoreError>;
 
     /// The follower state of the import from `origin`'s federation chain for this region
-    /// (spec/federation.md §3), if anything was imported from it.
+    /// (spec/federation.md §2), if anything was imported from it.
     async fn import_state(&self, origin: &Region) -> Result<Option<FollowerState>, StoreError>;
 
     /// Imports a verified batch of a peer's federation chain, atomically and durably, with
@@ -270,7 +270,7 @@ pub trait Store: TraceStore + Send + Sync + 'static {
     /// Forgets the last batch imported from `origin`'s federation chain, durably, keeping the
     /// time of the newest index accepted from it (so an older index is still refused): the
     /// operator's resynchronisation after the peer's chain broke (a gap, a fork, a rebuilt
-    /// server; spec/federation.md §3). The next poll trusts the first batch the peer lists and
+    /// server; spec/federation.md §5). The next poll trusts the first batch the peer lists and
     /// follows the chain from there; keys stored before are skipped as known, so nothing is
     /// published twice. Returns the sequence number of the batch forgotten, `None` if there
     /// was none.

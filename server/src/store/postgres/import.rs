@@ -1,19 +1,22 @@
-//! Imports from peers' federation chains (spec/federation.md §3) on PostgreSQL: one
+//! Imports from peers' federation chains (spec/federation.md §2) on PostgreSQL: one
 //! transaction stores the batch's new keys with their origin, counts them against the
 //! origin's day limit, and records the follower state after the batch.
 //!
 //! ```text
 //! BEGIN
 //!   SELECT cut FROM publication_cut FOR SHARE
-//!   UPDATE diagnosis_keys … WHERE origin = R AND meta <> new RETURNING tek  -- revisions at R
+//!   SELECT tek, meta … WHERE origin = R FOR UPDATE; UPDATE … FROM UNNEST(revised)  -- revisions at R
 //!   INSERT INTO diagnosis_keys … ON CONFLICT (tek) DO NOTHING RETURNING tek   -- known keys skipped
 //!   INSERT INTO authority_quota ('import:R') … DO UPDATE … RETURNING uploads  -- the day limit
 //!   INSERT INTO federation_imports … DO UPDATE                                -- the follower state
 //! COMMIT (or ROLLBACK past the limit: nothing written)
 //! ```
 
-use en_protocol::import::AcceptedImport;
+use std::collections::HashMap;
+
+use en_protocol::import::{is_import_revision, AcceptedImport};
 use en_protocol::phone::FollowerState;
+use en_protocol::wire::key::{KeyMetadata, METADATA_LEN};
 use en_protocol::wire::Region;
 use en_protocol::UnixTime;
 
@@ -70,28 +73,56 @@ async fn write(
     let metas: Vec<&[u8]> = metas.iter().map(|m| &m[..]).collect();
     let n = teks.len();
     let origin = batch.origin().as_str();
-    // Revisions made at the origin: keys imported before from it, with other metadata, get
-    // the new metadata; one already published goes into the window after the cut again (as
-    // `Store::republish` does). Keys uploaded here or from another origin are left alone.
-    let published: i64 = tx
-        .query_one("SELECT published FROM chain WHERE id = 1", &[])
-        .await?
-        .get(0);
-    let next_window =
-        window_end_after(u64::try_from(cut.max(published)).unwrap_or(0), s.period) as i64;
-    let revised = tx
+    // Revisions made at the origin: keys imported before from it whose new metadata revises
+    // the stored one (`is_import_revision`: only what a phone may revise there, never back)
+    // get the new metadata; one already published goes into the window after the cut again
+    // (as `Store::republish` does). Keys uploaded here or from another origin are left alone.
+    let new_meta: HashMap<&[u8], &KeyMetadata> = batch
+        .keys()
+        .iter()
+        .map(|k| (&k.key.as_bytes()[..], &k.meta))
+        .collect();
+    let mut rev_teks: Vec<Vec<u8>> = Vec::new();
+    let mut rev_metas: Vec<Vec<u8>> = Vec::new();
+    for row in tx
         .query(
+            "SELECT tek, meta FROM diagnosis_keys WHERE tek = ANY($1) AND origin = $2 FOR UPDATE",
+            &[&teks, &origin],
+        )
+        .await?
+    {
+        let (tek, meta): (&[u8], &[u8]) = (row.get(0), row.get(1));
+        // A stored value that does not decode is left alone (reading it reports it).
+        let old = <[u8; METADATA_LEN]>::try_from(meta)
+            .ok()
+            .and_then(|b| KeyMetadata::from_bytes(&b).ok());
+        if let (Some(old), Some(new)) = (old, new_meta.get(tek)) {
+            if is_import_revision(&old, new) {
+                rev_teks.push(tek.to_vec());
+                rev_metas.push(new.to_bytes().to_vec());
+            }
+        }
+    }
+    let revised = if rev_teks.is_empty() {
+        0
+    } else {
+        let published: i64 = tx
+            .query_one("SELECT published FROM chain WHERE id = 1", &[])
+            .await?
+            .get(0);
+        let next_window =
+            window_end_after(u64::try_from(cut.max(published)).unwrap_or(0), s.period) as i64;
+        tx.execute(
             "UPDATE diagnosis_keys AS d
              SET meta = v.meta,
                  slot = CASE WHEN d.slot <= c.published THEN $3 ELSE d.slot END,
                  expiry = GREATEST(d.expiry, CASE WHEN d.slot <= c.published THEN $3 ELSE d.slot END)
              FROM UNNEST($1::bytea[], $2::bytea[]) AS v(tek, meta), chain AS c
-             WHERE c.id = 1 AND d.tek = v.tek AND d.origin = $4 AND d.meta <> v.meta
-             RETURNING d.tek",
-            &[&teks, &metas, &next_window, &origin],
+             WHERE c.id = 1 AND d.tek = v.tek AND d.origin = $4",
+            &[&rev_teks, &rev_metas, &next_window, &origin],
         )
-        .await?
-        .len();
+        .await? as usize
+    };
     let stored = tx
         .query(
             "INSERT INTO diagnosis_keys (tek, meta, slot, expiry, destinations, origin)
@@ -182,7 +213,7 @@ pub(super) async fn forget_head(s: &PgStore, origin: &Region) -> Result<Option<u
             .map_err(db_err)?;
     if n != 1 {
         return Err(StoreError::ChainMoved(format!(
-            "a batch from {origin} was imported meanwhile; nothing was reset"
+            "the import from {origin} advanced meanwhile (a poll imported a batch); nothing was reset"
         )));
     }
     Ok(Some(head.sequence))

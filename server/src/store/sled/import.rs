@@ -1,11 +1,11 @@
-//! Imports from peers' federation chains (spec/federation.md §3): revisions of keys imported
+//! Imports from peers' federation chains (spec/federation.md §2): revisions of keys imported
 //! before from the same origin (their records rewritten), then one sled transaction over
 //! `uploads` (the new keys, as an ordinary record without destinations), `origins` (that
 //! record's origin region), `quota` (the origin's day count) and `imports` (the follower
 //! state after the batch), then the group commit. After a crash the batch is wholly imported
 //! with the state that says so, or not at all (and is fetched again).
 
-use en_protocol::import::AcceptedImport;
+use en_protocol::import::{is_import_revision, AcceptedImport};
 use en_protocol::phone::FollowerState;
 use en_protocol::wire::key::DiagnosisKey;
 use en_protocol::wire::Region;
@@ -53,16 +53,16 @@ impl SledStore {
             .compare_and_swap(key, Some(old), Some(&encode_state(&state)[..]))?
             .map_err(|_| {
                 StoreError::ChainMoved(format!(
-                    "a batch from {} was imported meanwhile; nothing was reset",
+                    "the import from {} advanced meanwhile (a poll imported a batch); nothing was reset",
                     origin.as_str()
                 ))
             })?;
         Ok(Some(head.sequence))
     }
 
-    /// The keys of `batch` stored before from the same origin with other metadata: revisions
-    /// made at the origin (spec/federation.md §2). A key uploaded here, or imported from
-    /// another origin, is never revised by a peer.
+    /// The keys of `batch` stored before from the same origin whose new metadata revises the
+    /// stored one ([`is_import_revision`]): revisions made at the origin (spec/federation.md
+    /// §2). A key uploaded here, or imported from another origin, is never revised by a peer.
     fn revisions_in(&self, batch: &AcceptedImport) -> Result<Vec<DiagnosisKey>, StoreError> {
         let candidates: Vec<(u64, &DiagnosisKey)> = {
             let l = self.ledger();
@@ -84,7 +84,7 @@ impl SledStore {
             if record
                 .keys
                 .iter()
-                .any(|(stored, _)| stored.key == k.key && stored.meta != k.meta)
+                .any(|(stored, _)| stored.key == k.key && is_import_revision(&stored.meta, &k.meta))
             {
                 revised.push(k.clone());
             }
