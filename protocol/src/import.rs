@@ -149,7 +149,12 @@ mod tests {
         }
         // Undoing a revision (an older batch imported again) is not one.
         assert!(!is_import_revision(&meta(Revoked), &meta(SelfReport)));
-        // Nor is a change of the key's validity.
+        // A revision may bring another transmission risk and onset (the new certificate's).
+        let mut other = meta(Revoked);
+        other.transmission_risk = 6;
+        other.days_since_onset = None;
+        assert!(is_import_revision(&meta(SelfReport), &other));
+        // Not a change of the key's validity.
         let mut moved = meta(Revoked);
         moved.rolling_start = IntervalNumber(2_900_144);
         assert!(!is_import_revision(&meta(SelfReport), &moved));

@@ -114,8 +114,9 @@ enum FederationCmd {
     Status,
     /// Resynchronise with a peer whose chain broke (the poller logs `chain_gap`, `chain_fork`
     /// or `chain_rollback` and imports nothing until then): forget the last batch imported from it.
-    /// The next poll trusts the first batch the peer lists and follows its chain from there;
-    /// keys imported before are skipped, so nothing is published twice. Only after checking
+    /// The next poll trusts the first batch of the last unbroken run the peer lists and follows
+    /// its chain from there; keys imported before are skipped and an older batch cannot undo a
+    /// revision, so nothing is published twice. Only after checking
     /// with the peer's operator why the chain broke: the batch trusted next is accepted on its
     /// signature alone.
     Resync {

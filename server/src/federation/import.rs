@@ -181,12 +181,18 @@ pub async fn poll(state: &AppState, peer: &Peer) -> Result<Polled, ImportError> 
         Err(en_protocol::Error::Follow(FollowError::ChainGap { .. }))
             if follower.head().is_none() =>
         {
-            follower
+            let r = follower
                 .resync_from_index()
                 .map_err(|source| ImportError::Refused {
                     what: "the index".into(),
                     source,
                 })?;
+            tracing::warn!(
+                peer = %peer.region,
+                skipped_from = r.skipped_from,
+                resume_at = r.resume_at,
+                "the peer lists a gap: following its last unbroken run of batches"
+            );
         }
         Err(source) => {
             return Err(ImportError::Refused {

@@ -23,11 +23,12 @@ pub const STATE_LEN: usize = 59;
 pub struct Imported {
     /// Keys stored now (released in the next window of this server's chain).
     pub stored: usize,
-    /// Keys stored before from the same origin with other metadata, given the new metadata
-    /// (published again in the next window, as [`crate::store::Store::republish`] does).
+    /// Keys stored before from the same origin whose new metadata revises the stored one
+    /// ([`en_protocol::import::is_import_revision`]), given the new metadata (published again
+    /// in the next window, as [`crate::store::Store::republish`] does).
     pub revised: usize,
-    /// Keys skipped because they were stored before (unchanged, from another origin, or
-    /// uploaded here).
+    /// Keys skipped because they were stored before (unchanged or not a revision, from another
+    /// origin, or uploaded here).
     pub known: usize,
 }
 

@@ -255,9 +255,10 @@ pub trait Store: TraceStore + Send + Sync + 'static {
     /// Imports a verified batch of a peer's federation chain, atomically and durably, with
     /// the follower's state after it: its keys not stored before are released in the next
     /// window, with their origin recorded and no destinations (never forwarded); a key
-    /// imported before from the same origin with other metadata is a revision made there and
-    /// gets the new metadata as [`Store::republish`] gives it; other keys stored before are
-    /// skipped. Refused ([`StoreError::QuotaExceeded`], nothing written) if it
+    /// imported before from the same origin whose new metadata revises the stored one
+    /// ([`en_protocol::import::is_import_revision`]: clinical or self-report to confirmed or
+    /// revoked, never back) is a revision made there and gets the new metadata as
+    /// [`Store::republish`] gives it; other keys stored before are skipped. Refused ([`StoreError::QuotaExceeded`], nothing written) if it
     /// would take the keys imported or revised from the origin on UTC day `now.day()` beyond
     /// `limit`.
     async fn import(
@@ -270,9 +271,10 @@ pub trait Store: TraceStore + Send + Sync + 'static {
     /// Forgets the last batch imported from `origin`'s federation chain, durably, keeping the
     /// time of the newest index accepted from it (so an older index is still refused): the
     /// operator's resynchronisation after the peer's chain broke (a gap, a fork, a rebuilt
-    /// server; spec/federation.md §5). The next poll trusts the first batch the peer lists and
-    /// follows the chain from there; keys stored before are skipped as known, so nothing is
-    /// published twice. Returns the sequence number of the batch forgotten, `None` if there
+    /// server; spec/federation.md §5). The next poll trusts the first batch of the last
+    /// unbroken run the peer lists and follows the chain from there; keys stored before are
+    /// skipped as known and an older batch cannot undo a revision, so nothing is published
+    /// twice. Returns the sequence number of the batch forgotten, `None` if there
     /// was none.
     async fn forget_import_head(&self, origin: &Region) -> Result<Option<u64>, StoreError>;
 
