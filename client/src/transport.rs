@@ -132,14 +132,22 @@ impl Client {
         .await
     }
 
-    /// GETs `path` as bytes.
+    /// GETs `path` as bytes. A GET is idempotent, so one that fails after it was sent and
+    /// before any answer (a kept-alive connection the server closed as idle just as it was
+    /// reused: "connection reset", "connection closed before message completed") is sent once
+    /// more, on a new connection. A timeout or a refused connection is not retried.
     pub async fn get(&self, path: &str) -> Result<bytes::Bytes, Error> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let url = format!("{}{path}", self.base);
+        let r = match self.http.get(&url).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_request() && !e.is_timeout() && !e.is_connect() => self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?,
+            Err(e) => return Err(self.unreachable(e)),
+        };
         self.check(r).await
     }
 }

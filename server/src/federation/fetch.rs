@@ -118,12 +118,17 @@ impl PeerClient {
                 FetchError::Unreachable(e.without_url().to_string())
             }
         };
-        let mut r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(broke)?;
+        let url = format!("{}{path}", self.base);
+        // A GET is idempotent: one that failed after it was sent and before any answer (a
+        // kept-alive connection the peer closed as idle just as it was reused) is sent once
+        // more, on a new connection, within the same deadline.
+        let mut r = match self.http.get(&url).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_request() && !e.is_timeout() && !e.is_connect() => {
+                self.http.get(&url).send().await.map_err(broke)?
+            }
+            Err(e) => return Err(broke(e)),
+        };
         if !r.status().is_success() {
             return Err(FetchError::Status(r.status().as_u16()));
         }
