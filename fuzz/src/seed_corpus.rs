@@ -203,6 +203,7 @@ fn main() {
             "venue-match" => "venue_match",
             "phone-state" => "phone_state",
             "self-report" => "self_report",
+            "revision-token" => "revision_token",
             other => panic!("unknown format {other}"),
         };
         for vec in v["vectors"].as_array().unwrap() {
