@@ -265,9 +265,9 @@ impl VerifiedCaseReport {
 }
 
 impl CertifiedUpload {
-    /// Applies the acceptance rules at `now`: the authority may report for the server's
-    /// region, the certificate's lifetime is within the cap, key rules, embargo.
-    pub fn accept(self, policy: &AcceptPolicy, now: UnixTime) -> Result<AcceptedUpload, Error> {
+    /// The rules on the certificate itself, for an upload and a revision alike: its authority
+    /// may report for the server's region, and its lifetime is within the cap.
+    pub(crate) fn check_certificate(&self, policy: &AcceptPolicy) -> Result<(), Error> {
         if self
             .authority_region()
             .is_some_and(|allowed| allowed != &policy.region)
@@ -281,6 +281,14 @@ impl CertifiedUpload {
             }
             .into());
         }
+        Ok(())
+    }
+
+    /// Applies the acceptance rules at `now`: the authority may report for the server's
+    /// region, the certificate's lifetime is within the cap, key rules, embargo.
+    pub fn accept(self, policy: &AcceptPolicy, now: UnixTime) -> Result<AcceptedUpload, Error> {
+        self.check_certificate(policy)?;
+        let c = self.certificate();
         validate_keys(self.keys(), now, &policy.keys)?;
         let keys = to_diagnosis_keys(self.keys(), c.report_type, c.symptom_onset);
         Ok(AcceptedUpload::new(

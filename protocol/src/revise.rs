@@ -12,7 +12,7 @@
 //! single-use ([`ReplayToken::Certificate`], [`ReplayToken::Revision`]).
 
 use crate::accept::{AcceptPolicy, ReplayToken};
-use crate::error::{Error, ValidationError, VerifyError};
+use crate::error::{Error, ValidationError};
 use crate::time::UnixTime;
 use crate::validate::to_diagnosis_keys;
 use crate::wire::certificate::CertifiedUpload;
@@ -69,19 +69,8 @@ impl CertifiedUpload {
         token: &RevisionToken,
         now: UnixTime,
     ) -> Result<AcceptedRevision, Error> {
-        if self
-            .authority_region()
-            .is_some_and(|allowed| allowed != &policy.region)
-        {
-            return Err(VerifyError::WrongRegion.into());
-        }
+        self.check_certificate(policy)?;
         let c = self.certificate();
-        if c.expires_at.0 - c.issued_at.0 > policy.max_certificate_lifetime_seconds {
-            return Err(ValidationError::CertificateLifetimeTooLong {
-                max_seconds: policy.max_certificate_lifetime_seconds,
-            }
-            .into());
-        }
         if !is_revision_target(c.report_type) {
             return Err(ValidationError::RevisionTypeNotAllowed.into());
         }

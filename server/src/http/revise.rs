@@ -11,11 +11,10 @@ use std::sync::Arc;
 use en_api::json::RevisionUpload;
 use en_api::ErrorCode;
 use en_protocol::validate::validate_keys;
-use en_protocol::wire::certificate::SignedCertificate;
 use en_protocol::wire::revision::RevisionToken;
 
 use super::body::Body;
-use super::upload::{accepted, b64, fake, parse, registry_available, shape_of};
+use super::upload::{accepted, b64, fake, parse, shape_of, verified_certificate};
 use super::Resp;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -43,20 +42,7 @@ pub async fn revise(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError>
     if req.fake {
         return fake(state, s, now).await;
     }
-    let cert = SignedCertificate::decode(&s.certificate).map_err(|e| {
-        ApiError::malformed(
-            ErrorCode::MalformedCertificate,
-            "verification certificate",
-            e,
-        )
-    })?;
-    registry_available(state)?;
-    let verified = cert.verify(
-        &state.registry,
-        &state.policy.audience,
-        now,
-        state.policy.clock_skew_seconds,
-    )?;
+    let verified = verified_certificate(state, &s.certificate, now)?;
     let n = s.keys.len();
     // Keys are checked against the rules before the MAC so the answer says what is wrong.
     validate_keys(&s.keys, now, &state.policy.keys)?;

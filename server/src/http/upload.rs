@@ -16,7 +16,7 @@ use en_api::ErrorCode;
 use en_protocol::accept::AcceptedUpload;
 use en_protocol::validate::validate_keys;
 use en_protocol::wire::case_report::SignedCaseReport;
-use en_protocol::wire::certificate::SignedCertificate;
+use en_protocol::wire::certificate::{SignedCertificate, VerifiedCertificate};
 use en_protocol::wire::key::UploadKey;
 use en_protocol::wire::Region;
 use en_protocol::UnixTime;
@@ -69,6 +69,29 @@ pub(super) fn b64(s: &str, code: ErrorCode, what: &str) -> Result<Vec<u8>, ApiEr
 }
 
 /// Refuses uploads while the authority registry is unreadable (it fails closed).
+/// Decodes a phone upload's or revision's verification certificate and verifies it against
+/// the registry at `now` (its authority, audience, validity and signature).
+pub(super) fn verified_certificate(
+    state: &AppState,
+    certificate: &[u8],
+    now: UnixTime,
+) -> Result<VerifiedCertificate, ApiError> {
+    let cert = SignedCertificate::decode(certificate).map_err(|e| {
+        ApiError::malformed(
+            ErrorCode::MalformedCertificate,
+            "verification certificate",
+            e,
+        )
+    })?;
+    registry_available(state)?;
+    Ok(cert.verify(
+        &state.registry,
+        &state.policy.audience,
+        now,
+        state.policy.clock_skew_seconds,
+    )?)
+}
+
 pub(super) fn registry_available(state: &AppState) -> Result<(), ApiError> {
     if state.registry.refresh() {
         Ok(())
@@ -279,20 +302,7 @@ pub async fn publish(state: &Arc<AppState>, body: Body) -> Result<Resp, ApiError
     if req.fake {
         return fake(state, s, now).await;
     }
-    let cert = SignedCertificate::decode(&s.certificate).map_err(|e| {
-        ApiError::malformed(
-            ErrorCode::MalformedCertificate,
-            "verification certificate",
-            e,
-        )
-    })?;
-    registry_available(state)?;
-    let verified = cert.verify(
-        &state.registry,
-        &state.policy.audience,
-        now,
-        state.policy.clock_skew_seconds,
-    )?;
+    let verified = verified_certificate(state, &s.certificate, now)?;
     // Keys are checked against the rules before the MAC so the answer says what is wrong.
     validate_keys(&s.keys, now, &state.policy.keys)?;
     let upload = verified
